@@ -1,0 +1,424 @@
+"""The estimator base shared by every skdeep estimator.
+
+A skdeep estimator is a plain scikit-learn estimator: ``__init__`` stores the
+parameters, ``fit`` validates the data, builds a PyTorch module and a skorch
+net (:class:`skdeep._net.SkdeepNet`) from the parameters, trains it, and keeps
+it as ``net_``. Subclasses say what the task is (targets, loss, output
+non-linearity; see :mod:`skdeep._tasks`) and which module to build.
+"""
+
+import math
+import warnings
+from functools import partial
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from skdeep._callbacks import ConvergenceMonitor, DivergenceCheck, LearningRateSchedule, weight_norms
+from skdeep._data import ArrayDataset, as_tensor_source
+from skdeep._device import resolve_device
+from skdeep._net import SkdeepNet
+from skdeep.modules import ACTIVATIONS, PerSampleLoss
+
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+
+_OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "lbfgs": torch.optim.LBFGS,
+}
+
+
+def make_optimizer(param_groups, *, solver, weight_decay=0.0, **options):
+    """Build the optimizer of ``solver``, with weight decay on weight matrices only.
+
+    Biases and normalisation parameters (1-D tensors) are not decayed, as
+    scikit-learn's ``alpha`` penalises the coefficients alone.
+    ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
+    """
+    params = [p for group in param_groups for p in group["params"]]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    groups = [group for group in groups if group["params"]]
+    if solver == "lbfgs":  # LBFGS takes a single group and no weight decay
+        return torch.optim.LBFGS(params, **options)
+    return _OPTIMIZERS[solver](groups, **options)
+
+
+def store_parameters(estimator, parameters):
+    """Store an ``__init__``'s arguments as attributes, as scikit-learn requires.
+
+    Call it as ``store_parameters(self, locals())`` first in ``__init__``.
+    """
+    for name, value in parameters.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
+class BaseNeuralEstimator(BaseEstimator):
+    """Shared fit/partial_fit/predict machinery of skdeep's estimators.
+
+    Not for direct use: subclass one of the task bases in :mod:`skdeep._tasks`
+    and implement ``_build_module(n_features, n_outputs)``.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", "cosine", "onecycle"})
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
+    }
+
+    # -- what subclasses provide ------------------------------------------------
+
+    def _build_module(self, n_features, n_outputs):
+        """Return the untrained :class:`torch.nn.Module` (raw outputs)."""
+        raise NotImplementedError
+
+    # -- scikit-learn protocol --------------------------------------------------
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags
+
+    @property
+    def module_(self):
+        """The trained :class:`torch.nn.Module` (``net_.module_``)."""
+        return self.net_.module_
+
+    @property
+    def device_(self):
+        """The :class:`torch.device` the model lives on."""
+        return torch.device(self.net_.device)
+
+    @property
+    def n_layers_(self):
+        """Number of layers, input and output layers included."""
+        return len(self._linear_layers()) + 1
+
+    @property
+    def coefs_(self):
+        """Weight matrices of the dense layers, each of shape (n_in, n_out)."""
+        return [layer.weight.detach().T.cpu().double().numpy() for layer in self._linear_layers()]
+
+    @property
+    def intercepts_(self):
+        """Bias vectors of the dense layers, each of shape (n_out,)."""
+        return [layer.bias.detach().cpu().double().numpy() for layer in self._linear_layers()]
+
+    def _linear_layers(self):
+        check_is_fitted(self)
+        return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+            Training data; samples of more than one dimension are flattened for
+            dense layers (or kept as images and signals by convolutional ones).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; ``None`` weighs all equally.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    # -- fitting ----------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        reset = not ((incremental or self.warm_start) and self.__sklearn_is_fitted__())
+        training_started = False
+        try:
+            X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset, classes)
+            training_started = True
+            self._train(X, y, sample_weight, reset, incremental)
+        except BaseException as error:
+            if reset or training_started:
+                self._forget_fit()
+            if isinstance(error, torch.OutOfMemoryError):
+                raise torch.OutOfMemoryError(
+                    f"{error}\nThe device ran out of memory while training "
+                    f"{type(self).__name__}. Try a smaller batch_size, a smaller network, "
+                    "or device='cpu'."
+                ) from error
+            raise
+        return self
+
+    def _forget_fit(self):
+        """Remove every fitted attribute, so that a failed fit does not look fitted."""
+        for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("__")]:
+            delattr(self, name)
+        self.__dict__.pop("_random_state", None)
+
+    def _validate_training_data(self, X, y, sample_weight, reset, classes):
+        X, y = self._validate_X(X, y, reset=reset)
+        y = self._encode_targets(y, reset=reset, classes=classes)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        sample_weight = sample_weight * self._class_sample_weight(y)
+        if not np.any(sample_weight > 0):
+            raise ValueError("Sample weights must contain at least one non-zero number.")
+        return X, y, sample_weight
+
+    def _validate_X(self, X, y="no_validation", *, reset):
+        """Validate X (and y), flattening samples of more than one dimension."""
+        shape = getattr(X, "shape", None)
+        sample_shape = None
+        if shape is not None and len(shape) > 2 and not sp.issparse(X):
+            sample_shape = tuple(shape[1:])
+            X = np.asarray(X).reshape(shape[0], -1)
+        kwargs = dict(accept_sparse=("csr", "csc"), dtype=(np.float32, np.float64), reset=reset)
+        if isinstance(y, str) and y == "no_validation":
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs)
+        if reset:
+            self.input_shape_ = sample_shape or (X.shape[1],)
+        elif sample_shape is not None and sample_shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
+                f"fitted on samples of shape {tuple(self.input_shape_)}."
+            )
+        return X if isinstance(y, str) and y == "no_validation" else (X, y)
+
+    def _resolve_batch_size(self, n_samples):
+        if self.solver == "lbfgs":
+            return n_samples
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                f"Got batch_size={self.batch_size} larger than the {n_samples} training "
+                "samples; it is clipped to the number of samples.",
+                UserWarning,
+            )
+        return min(self.batch_size, n_samples)
+
+    def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
+        source = as_tensor_source(X, dtype)
+        target = torch.from_numpy(self._target_array(y, dtype))
+        weight = None
+        if not np.all(sample_weight == 1.0):
+            weight = torch.from_numpy(sample_weight.astype(dtype_to_numpy(dtype)))
+        dataset = ArrayDataset(source, target, weight, dtype)
+        if not early_stopping:
+            return dataset, None
+        train_index, valid_index = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=self._random_state,
+            stratify=self._stratify_by(y),
+        )
+        return dataset.subset(torch.from_numpy(train_index)), dataset.subset(torch.from_numpy(valid_index))
+
+    def _solver_options(self, batch_weight):
+        """Keyword arguments of the optimizer, penalties included."""
+        if self.solver == "lbfgs":
+            return dict(max_iter=self.max_iter, max_eval=self.max_fun, tolerance_grad=self.tol,
+                        tolerance_change=np.finfo(float).eps, line_search_fn="strong_wolfe")
+        # sklearn's alpha adds alpha / 2 * ||W||^2 / (batch's weight sum) to the
+        # loss: the gradient of weight decay alpha / batch_weight (exact for full
+        # batches, in expectation otherwise), fused into the optimizer step.
+        # AdamW decouples it: alpha is then its weight_decay coefficient.
+        decay = self.alpha if self.solver == "adamw" else self.alpha / batch_weight
+        options = dict(weight_decay=decay)
+        if self.solver == "sgd":
+            options.update(momentum=self.momentum,
+                           nesterov=self.nesterovs_momentum and self.momentum > 0)
+        elif self.solver in ("adam", "adamw"):
+            options.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        else:
+            options.update(eps=self.epsilon)
+        return options
+
+    def _reported_penalty(self, batch_weight, net):
+        """The penalty scikit-learn's ``loss_`` includes, for stochastic solvers."""
+        l1, l2 = weight_norms(net.module_)
+        return (self.l1 * l1 + 0.5 * self.alpha * l2) / batch_weight
+
+    def _build_net(self, n_features, train_data, batch_size, device, dtype):
+        n_train = len(train_data)
+        mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
+        batch_weight = batch_size * mean_weight  # the expected weight sum of a batch
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        callbacks = [("divergence", DivergenceCheck())]
+        if stochastic:
+            total_steps = self.max_iter * math.ceil(n_train / batch_size)
+            callbacks += [
+                ("learning_rate", LearningRateSchedule(
+                    self.learning_rate, self.learning_rate_init, self.power_t, total_steps)),
+                ("convergence", ConvergenceMonitor(
+                    self.tol, self.n_iter_no_change, self.learning_rate == "adaptive",
+                    partial(self._reported_penalty, batch_weight), bool(self.verbose))),
+            ]
+        module = self._build_module(n_features, self.n_outputs_).to(device=device, dtype=dtype)
+        net = SkdeepNet(
+            module=module,
+            criterion=PerSampleLoss(self._loss_kind()),
+            optimizer=partial(make_optimizer, solver=self.solver, **self._solver_options(batch_weight)),
+            lr=self.learning_rate_init if stochastic else 1.0,
+            batch_size=batch_size,
+            train_split=None,
+            callbacks=callbacks,
+            device=device,
+            verbose=0,
+            shuffle=self.shuffle,
+            l1=self.l1,
+            l2=0.0 if stochastic else self.alpha,
+        )
+        return net.initialize()
+
+    def _train(self, X, y, sample_weight, reset, incremental):
+        if reset:
+            device = resolve_device(self.device)
+            self._random_state = (
+                check_random_state(self.random_state)
+                if self.random_state is not None
+                else np.random.RandomState(np.random.SeedSequence().generate_state(4))
+            )
+        else:
+            device = self.device_
+        dtype = PRECISIONS[self.precision]
+        early_stopping = self.early_stopping and not incremental
+        train_data, valid_data = self._make_datasets(X, y, sample_weight, dtype, early_stopping)
+        if device.type != "cpu":
+            train_data = train_data.to(device)
+            valid_data = valid_data and valid_data.to(device)
+        batch_size = self._resolve_batch_size(len(train_data))
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        cuda_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            net = self._build_net(X.shape[1], train_data, batch_size, device, dtype) if reset else self.net_
+            net.generator = torch.Generator().manual_seed(seed)
+            monitor = dict(net.callbacks_).get("convergence")
+            if monitor is not None:
+                monitor.set_validation(valid_data, self._validation_score if early_stopping else None)
+            epochs_before = len(net.history)
+            net.partial_fit(train_data, epochs=1 if incremental or self.solver == "lbfgs" else self.max_iter)
+        self._record_training(net, monitor, epochs_before, len(train_data), incremental, reset)
+
+    def _record_training(self, net, monitor, epochs_before, n_train, incremental, reset):
+        self.net_ = net
+        epochs = len(net.history) - epochs_before
+        self.t_ = (0 if reset else self.t_) + epochs * n_train
+        self.history_ = history_frame(net.history)
+        if monitor is None:  # lbfgs: one call of the optimizer runs all its iterations
+            state = net.optimizer_.state[net.optimizer_.param_groups[0]["params"][0]]
+            self.n_iter_ = int(state.get("n_iter", 0))
+            self.loss_ = self.best_loss_ = float(net.history[-1, "train_loss"])
+            if self.n_iter_ >= self.max_iter:
+                warnings.warn(
+                    f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "
+                    f"maximum (max_iter={self.max_iter}) was reached. Increase max_iter "
+                    "or scale the data.",
+                    ConvergenceWarning,
+                )
+            return
+        self.n_iter_ = len(monitor.loss_curve)
+        self.loss_curve_ = list(monitor.loss_curve)
+        self.loss_ = self.loss_curve_[-1]
+        if self.early_stopping and not incremental:
+            self.validation_scores_ = list(monitor.validation_scores)
+            self.best_validation_score_ = monitor.best_validation_score
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = monitor.best_loss
+        if not incremental and not monitor.stopped and epochs == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    # -- prediction ---------------------------------------------------------------
+
+    def _raw_predict(self, X):
+        """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        dtype = next(self.module_.parameters()).dtype
+        dataset = ArrayDataset(as_tensor_source(X, dtype), dtype=dtype)
+        with torch.inference_mode():
+            output = self.net_.forward(dataset)
+        return output.double().numpy()
+
+
+def dtype_to_numpy(dtype):
+    """The numpy dtype of a torch floating dtype."""
+    return torch.empty(0, dtype=dtype).numpy().dtype
+
+
+_HISTORY_COLUMNS = {
+    "epoch": "epoch",
+    "loss": "loss",
+    "train_loss": "train_loss",
+    "validation_score": "validation_score",
+    "learning_rate": "learning_rate",
+    "dur": "duration",
+}
+
+
+def history_frame(history):
+    """One row per epoch of a skorch history, as a :class:`pandas.DataFrame`."""
+    rows = [{new: row.get(old) for old, new in _HISTORY_COLUMNS.items()} for row in history]
+    frame = pd.DataFrame(rows, columns=list(_HISTORY_COLUMNS.values()))
+    return frame.dropna(axis=1, how="all")
+

@@ -1,0 +1,208 @@
+"""skorch callbacks that give skdeep's training scikit-learn's MLP behaviour."""
+
+import math
+
+import torch
+from skorch.callbacks import Callback
+
+
+def _set_learning_rate(net, value):
+    for group in net.optimizer_.param_groups:
+        group["lr"] = value
+
+
+def _learning_rate(net):
+    return net.optimizer_.param_groups[0]["lr"]
+
+
+class LearningRateSchedule(Callback):
+    """Set the learning rate by schedule, and record it in the history.
+
+    Parameters
+    ----------
+    schedule : {"constant", "invscaling", "adaptive", "cosine", "onecycle"}
+        ``"invscaling"`` is scikit-learn's ``lr_init / (t + 1) ** power_t``
+        with ``t`` the number of samples seen, set after each epoch;
+        ``"cosine"`` anneals from ``lr_init`` towards 0 over ``total_steps``
+        batches; ``"onecycle"`` warms up from ``lr_init / 25`` to ``lr_init``
+        over the first 30% of the steps, then anneals to ``lr_init / 25e4``, as
+        :class:`torch.optim.lr_scheduler.OneCycleLR` does. ``"constant"`` and
+        ``"adaptive"`` leave the rate alone here (the convergence monitor
+        divides the adaptive rate).
+    lr_init : float
+    power_t : float
+    total_steps : int
+        Number of batches the cosine and one-cycle schedules span.
+    """
+
+    def __init__(self, schedule, lr_init, power_t, total_steps):
+        self.schedule = schedule
+        self.lr_init = lr_init
+        self.power_t = power_t
+        self.total_steps = total_steps
+        self.step = 0
+        self.samples_seen = 0
+
+    def _by_step(self):
+        progress = min(self.step / max(self.total_steps, 1), 1.0)
+        if self.schedule == "cosine":
+            return self.lr_init * 0.5 * (1.0 + math.cos(math.pi * progress))
+        start, end, warmup = self.lr_init / 25.0, self.lr_init / 25e4, 0.3
+        if progress < warmup:
+            low, high, phase = start, self.lr_init, progress / warmup
+        else:
+            low, high, phase = self.lr_init, end, (progress - warmup) / (1.0 - warmup)
+        return high + (low - high) * 0.5 * (1.0 + math.cos(math.pi * phase))
+
+    def on_train_begin(self, net, **kwargs):
+        if self.schedule in ("cosine", "onecycle"):
+            _set_learning_rate(net, self._by_step())
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        self.step += 1
+        self.samples_seen += len(batch[0])
+        if self.schedule in ("cosine", "onecycle"):
+            _set_learning_rate(net, self._by_step())
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("learning_rate", _learning_rate(net))
+        if self.schedule == "invscaling":
+            _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t)
+
+
+class DivergenceCheck(Callback):
+    """Stop training with a clear error as soon as the loss is not finite."""
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        loss = net.history[-1, "batches", -1, "train_loss"] if training else 0.0
+        if not math.isfinite(loss):
+            raise ValueError(
+                f"Training diverged: the training loss became {loss} in epoch "
+                f"{len(net.history)}. The learning rate (currently "
+                f"{_learning_rate(net):g}; set by learning_rate_init) is probably too "
+                "high for this data: lower it, or scale the features (for example "
+                "with sklearn.preprocessing.StandardScaler)."
+            )
+
+
+class ConvergenceMonitor(Callback):
+    """scikit-learn's stopping rules for stochastic solvers.
+
+    After each epoch, the monitor records the loss (and, when a validation
+    set is given, the validation score), counts the epochs without an
+    improvement of at least ``tol``, and stops training after more than
+    ``n_iter_no_change`` of them; with ``"adaptive"`` learning rates it first
+    divides the rate by 5, as long as the rate stays above 1e-6. With a
+    validation set the weights of the best-scoring epoch are restored at the
+    end of training.
+
+    Its state lives on across ``partial_fit`` and warm-started ``fit`` calls.
+
+    Parameters
+    ----------
+    tol : float
+    n_iter_no_change : int
+    adaptive : bool
+        Whether the learning rate is scikit-learn's ``"adaptive"`` schedule.
+    penalty : callable
+        ``penalty(net)`` returns the regularisation term added to the
+        reported loss, as scikit-learn's ``loss_`` includes it.
+    verbose : bool
+        Print scikit-learn's progress lines.
+    """
+
+    def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.adaptive = adaptive
+        self.penalty = penalty
+        self.verbose = verbose
+        self.loss_curve = []
+        self.validation_scores = []
+        self.best_loss = math.inf
+        self.best_validation_score = -math.inf
+        self.no_improvement_count = 0
+        self.stopped = False
+        self._validation = None
+        self._best_state = None
+
+    def set_validation(self, dataset, score):
+        """Score each epoch with ``score(net, dataset)`` (None: no validation)."""
+        self._validation = None if dataset is None else (dataset, score)
+
+    def on_train_begin(self, net, **kwargs):
+        self.stopped = False
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"] + self.penalty(net)
+        self.loss_curve.append(loss)
+        net.history.record("loss", loss)
+        if self.verbose:
+            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f}")
+        if self._validation is None:
+            improved = loss < self.best_loss - self.tol
+            self.best_loss = min(self.best_loss, loss)
+            what = "Training loss"
+        else:
+            dataset, score = self._validation
+            value = score(net, dataset)
+            self.validation_scores.append(value)
+            net.history.record("validation_score", value)
+            if self.verbose:
+                print(f"Validation score: {value:f}")
+            improved = value > self.best_validation_score + self.tol
+            if value > self.best_validation_score:
+                self.best_validation_score = value
+                self._best_state = {
+                    key: tensor.detach().clone()
+                    for key, tensor in net.module_.state_dict().items()
+                }
+            what = "Validation score"
+        self.no_improvement_count = 0 if improved else self.no_improvement_count + 1
+        if self.no_improvement_count <= self.n_iter_no_change:
+            return
+        if self.adaptive and _learning_rate(net) > 1e-6:
+            _set_learning_rate(net, _learning_rate(net) / 5.0)
+            self.no_improvement_count = 0
+            if self.verbose:
+                print(f"Setting learning rate to {_learning_rate(net):f}")
+            return
+        if self.verbose:
+            print(
+                f"{what} did not improve more than tol={self.tol:f} for "
+                f"{self.n_iter_no_change} consecutive epochs. Stopping."
+            )
+        self.stopped = True
+        raise KeyboardInterrupt  # skorch's documented way for a callback to stop fit
+
+    def on_train_end(self, net, **kwargs):
+        if self._best_state is not None:
+            net.module_.load_state_dict(self._best_state)
+        # Drop references to data and weight copies, so that a pickled
+        # estimator holds no training data and no device tensors.
+        self._best_state = None
+        self._validation = None
+
+
+class LastStepAccumulator:
+    """Keep the last loss of an optimizer step (LBFGS evaluates many)."""
+
+    def __init__(self):
+        self.step = None
+
+    def store_step(self, step):
+        self.step = step
+
+    def get_step(self):
+        return self.step
+
+
+@torch.no_grad()
+def weight_norms(module):
+    """Return ``(sum |w|, sum w**2)`` over the weight matrices of ``module``."""
+    weights = [p for p in module.parameters() if p.ndim > 1]
+    l1 = sum(float(w.abs().sum()) for w in weights)
+    l2 = sum(float(w.square().sum()) for w in weights)
+    return l1, l2

@@ -1,0 +1,176 @@
+"""The fast data path: tensors converted once per fit, batches sliced by index.
+
+skorch's default ``Dataset`` + ``DataLoader`` load one sample at a time and
+collate them, one Python call per row. Here X, y and the sample weights are
+converted to tensors once, and a batch is a single index operation on each:
+a contiguous view when the order is fixed, a gather for a shuffled epoch.
+Sparse matrices stay sparse; each batch of rows becomes a sparse COO tensor
+that the first layer multiplies sparsely.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def as_tensor_source(X, dtype):
+    """Convert a validated 2-D X once into what batches are sliced from.
+
+    Parameters
+    ----------
+    X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+    dtype : torch.dtype
+        The training dtype.
+
+    Returns
+    -------
+    source : torch.Tensor or scipy.sparse.csr_matrix
+        A tensor sharing memory with ``X`` when ``X`` already has ``dtype`` and
+        is C-contiguous (one converted copy otherwise), or ``X`` as CSR.
+    """
+    if sp.issparse(X):
+        return X.tocsr()
+    X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
+    with warnings.catch_warnings():
+        # A read-only input (memmap) is shared as is: skdeep never writes to X.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(X)
+
+
+def _csr_rows_to_coo(csr, dtype):
+    coo = csr.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(_NUMPY_DTYPES[dtype], copy=False))
+    # scipy's CSR rows give valid indices: skip torch's invariant checks.
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False)
+
+
+class ArrayDataset(torch.utils.data.Dataset):
+    """Training or prediction data held as whole tensors.
+
+    Parameters
+    ----------
+    X : torch.Tensor or scipy.sparse.csr_matrix of shape (n_samples, n_features)
+    y : torch.Tensor of shape (n_samples, ...), default=None
+    sample_weight : torch.Tensor of shape (n_samples,), default=None
+    dtype : torch.dtype, default=torch.float32
+        The dtype of the batches built from a sparse ``X``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._data import ArrayDataset
+    >>> data = ArrayDataset(torch.arange(6.0).reshape(3, 2), torch.tensor([0, 1, 0]))
+    >>> data.batch(slice(0, 2))
+    (tensor([[0., 1.],
+            [2., 3.]]), tensor([0, 1]))
+    """
+
+    def __init__(self, X, y=None, sample_weight=None, dtype=torch.float32):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.dtype = dtype
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, index):
+        return self.batch(index)
+
+    def subset(self, index):
+        """Return the dataset restricted to the rows in ``index``."""
+        return ArrayDataset(
+            self.X[index],
+            None if self.y is None else self.y[index],
+            None if self.sample_weight is None else self.sample_weight[index],
+            self.dtype,
+        )
+
+    def to(self, device):
+        """Return the dataset with its dense tensors moved to ``device``."""
+        return ArrayDataset(
+            self.X.to(device) if torch.is_tensor(self.X) else self.X,
+            None if self.y is None else self.y.to(device),
+            None if self.sample_weight is None else self.sample_weight.to(device),
+            self.dtype,
+        )
+
+    def batch(self, index, device=None):
+        """Return the batch ``(X, y)``, or ``(X, (y, sample_weight))``.
+
+        Parameters
+        ----------
+        index : slice or torch.Tensor of int64
+            Rows of the batch.
+        device : torch.device, default=None
+            Where to put the batch; ``None`` leaves it where the data is.
+        """
+        if torch.is_tensor(self.X):
+            X = self.X[index]
+        else:
+            rows = index.cpu().numpy() if torch.is_tensor(index) else index
+            X = _csr_rows_to_coo(self.X[rows], self.dtype)
+        batch = [X, None if self.y is None else self.y[index]]
+        if self.sample_weight is not None:
+            batch[1] = (batch[1], self.sample_weight[index])
+        if device is not None:
+            batch = _to_device(batch, device)
+        return tuple(batch)
+
+
+def _to_device(data, device):
+    if isinstance(data, (tuple, list)):
+        return type(data)(_to_device(item, device) for item in data)
+    if data is None or data.device == device:
+        return data
+    return data.to(device, non_blocking=True)
+
+
+class BatchIterator:
+    """Iterate over an :class:`ArrayDataset` in batches.
+
+    Parameters
+    ----------
+    dataset : ArrayDataset
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new permutation of the rows at each pass.
+    generator : torch.Generator, default=None
+        Source of the permutations (CPU).
+    device : torch.device, default=None
+        Where each batch is put.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._data import ArrayDataset, BatchIterator
+    >>> batches = BatchIterator(ArrayDataset(torch.zeros(10, 3)), batch_size=4)
+    >>> [len(X) for X, _ in batches]
+    [4, 4, 2]
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.device = device
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.dataset)
+        order = torch.randperm(n_samples, generator=self.generator) if self.shuffle else None
+        if order is not None and torch.is_tensor(self.dataset.X):
+            order = order.to(self.dataset.X.device)
+        for start in range(0, n_samples, self.batch_size):
+            stop = start + self.batch_size
+            index = slice(start, stop) if order is None else order[start:stop]
+            yield self.dataset.batch(index, self.device)

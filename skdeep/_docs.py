@@ -1,0 +1,179 @@
+"""Docstring sections shared by skdeep's estimators, written once."""
+
+_SECTIONS = {
+    "{architecture_parameters}": """\
+hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+    The ith element is the number of neurons in the ith hidden layer; ``()``
+    means no hidden layer (a linear model).
+
+activation : {"relu", "identity", "logistic", "tanh", "gelu", "silu", "elu", \
+"leaky_relu", "selu"}, default="relu"
+    Activation of the hidden layers. The first four are scikit-learn's.""",
+    "{training_parameters}": """\
+solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad"}, default="adam"
+    Optimizer. ``"lbfgs"`` is full-batch (:class:`torch.optim.LBFGS` with a
+    strong-Wolfe line search), bounded by ``max_iter`` and ``max_fun``.
+
+alpha : float, default=0.0001
+    Strength of the L2 penalty on the weight matrices (not on biases). As in
+    scikit-learn it adds ``alpha / 2 * ||W||^2 / n_batch`` to the loss; it is
+    applied as the optimizer's weight decay ``alpha / batch_size``, and for
+    ``"adamw"`` as its decoupled weight decay ``alpha``.
+
+batch_size : int or "auto", default="auto"
+    Size of minibatches; ``"auto"`` is ``min(200, n_samples)``. Ignored by
+    ``"lbfgs"``.
+
+learning_rate : {"constant", "invscaling", "adaptive", "cosine", "onecycle"}, \
+default="constant"
+    Learning-rate schedule. ``"invscaling"`` sets ``learning_rate_init /
+    (t + 1) ** power_t`` after each epoch (``t``: samples seen);
+    ``"adaptive"`` divides the rate by 5 each time ``n_iter_no_change``
+    epochs pass without improvement; ``"cosine"`` anneals it to 0 over
+    ``max_iter`` epochs; ``"onecycle"`` warms it up then anneals it, as
+    :class:`torch.optim.lr_scheduler.OneCycleLR`. Unlike scikit-learn, the
+    schedules apply to every stochastic solver, not only ``"sgd"``.
+
+learning_rate_init : float, default=0.001
+    Initial learning rate of the stochastic solvers.
+
+power_t : float, default=0.5
+    Exponent of the ``"invscaling"`` schedule.
+
+max_iter : int, default=200
+    Maximum number of epochs (stochastic solvers) or of iterations
+    (``"lbfgs"``).
+
+shuffle : bool, default=True
+    Whether to shuffle the samples at each epoch.
+
+random_state : int, RandomState instance or None, default=None
+    Seeds weight initialisation, shuffling, dropout and the validation
+    split. An int gives reproducible results; the global numpy and torch
+    random states are left untouched.
+
+tol : float, default=1e-4
+    Minimum improvement of the loss (or of the validation score with
+    ``early_stopping``) that counts as progress.
+
+verbose : bool or int, default=False
+    Print scikit-learn's ``Iteration N, loss = ...`` line after each epoch.
+
+warm_start : bool, default=False
+    Continue from the previous fit's weights instead of starting afresh.
+
+momentum : float, default=0.9
+    Momentum of ``"sgd"``.
+
+nesterovs_momentum : bool, default=True
+    Whether ``"sgd"`` uses Nesterov's momentum (when ``momentum > 0``).
+
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data (stratified for
+    classifiers), stop when its score stops improving by ``tol`` for
+    ``n_iter_no_change`` epochs, and restore the best epoch's weights.
+
+validation_fraction : float, default=0.1
+    Fraction of the training data held out with ``early_stopping``.
+
+beta_1 : float, default=0.9
+    Decay of the first moment estimates of ``"adam"`` and ``"adamw"``.
+
+beta_2 : float, default=0.999
+    Decay of the second moment estimates of ``"adam"`` and ``"adamw"``.
+
+epsilon : float, default=1e-8
+    Numerical stability term of ``"adam"``, ``"adamw"``, ``"rmsprop"`` and
+    ``"adagrad"``.
+
+n_iter_no_change : int, default=10
+    Number of epochs without ``tol`` improvement after which training stops.
+
+max_fun : int, default=15000
+    Maximum number of loss evaluations of ``"lbfgs"``.
+
+dropout : float, default=0.0
+    Dropout probability after each hidden activation.
+
+batch_norm : bool, default=False
+    Add batch normalisation before each hidden activation.
+
+l1 : float, default=0.0
+    Strength of an L1 penalty on the weight matrices, added to the loss as
+    ``l1 * sum(|W|) / n_batch``.
+
+device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
+    Where to train and predict. ``"auto"`` picks CUDA when available (the
+    GPU with the most free memory), then Apple MPS, then the CPU. The choice
+    is recorded in ``device_``.
+
+precision : {"float32", "float64"}, default="float32"
+    Floating-point type of the weights and of the data during training. X may
+    be float64 or float32 either way.""",
+    "{fitted_attributes}": """\
+loss_ : float
+    The loss after the last epoch, penalties included.
+
+best_loss_ : float or None
+    The lowest loss reached; None with ``early_stopping``.
+
+loss_curve_ : list of float
+    The loss after each epoch (stochastic solvers only).
+
+validation_scores_ : list of float or None
+    The validation score after each epoch with ``early_stopping``, else None.
+
+best_validation_score_ : float or None
+    The best validation score with ``early_stopping``, else None.
+
+t_ : int
+    Number of training samples seen by the solver.
+
+coefs_ : list of ndarray
+    The ith element is the weight matrix of layer i, of shape (n_in, n_out).
+
+intercepts_ : list of ndarray
+    The ith element is the bias vector of layer i + 1.
+
+n_features_in_ : int
+    Number of features (values per sample) seen during fit.
+
+feature_names_in_ : ndarray of shape (n_features_in_,)
+    Names of the features seen during fit, when X had string column names.
+
+input_shape_ : tuple of int
+    Shape of one sample seen during fit, e.g. ``(28, 28)`` for images.
+
+n_iter_ : int
+    Number of epochs run (iterations for ``"lbfgs"``).
+
+n_layers_ : int
+    Number of layers, input and output layers included.
+
+n_outputs_ : int
+    Number of output units.
+
+out_activation_ : str
+    Output non-linearity: "softmax", "logistic", "identity" or "exp".
+
+net_ : skdeep._net.SkdeepNet
+    The trained skorch net.
+
+module_ : torch.nn.Module
+    The trained PyTorch module (``net_.module_``).
+
+device_ : torch.device
+    The device the model lives on.
+
+history_ : pandas.DataFrame
+    One row per epoch: ``epoch``, ``loss``, ``train_loss`` (without
+    penalties), ``validation_score`` (with ``early_stopping``),
+    ``learning_rate`` and ``duration`` in seconds.""",
+}
+
+
+def fill_doc(cls):
+    """Class decorator: replace the shared ``{section}`` markers of a docstring."""
+    for marker, text in _SECTIONS.items():
+        cls.__doc__ = cls.__doc__.replace(marker, text.replace("\n", "\n    "))
+    return cls

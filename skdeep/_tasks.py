@@ -1,0 +1,277 @@
+"""Classification and regression on top of :class:`skdeep._base.BaseNeuralEstimator`.
+
+A task base says how targets are encoded, which loss trains the network, how
+raw outputs become predictions, and how a validation set is scored for early
+stopping. Each architecture (MLP, CNN, a user's module) then only says which
+module to build.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from skdeep._base import STOCHASTIC_SOLVERS, BaseNeuralEstimator, dtype_to_numpy
+
+
+def _solver_is_stochastic(estimator):
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic solvers {STOCHASTIC_SOLVERS}; "
+            f"{estimator.solver!r} is not stochastic."
+        )
+    return True
+
+
+class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
+    """Classification: any labels, binary, multiclass and multilabel targets."""
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+    _y_numeric = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    @property
+    def _multilabel(self):
+        return self.out_activation_ == "logistic" and self.n_outputs_ > 1
+
+    def _encode_targets(self, y, *, reset, classes):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        target_type = type_of_target(y)
+        if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(f"{type(self).__name__} does not support {target_type} targets.")
+        multilabel = target_type == "multilabel-indicator"
+        if reset:
+            if multilabel:
+                labels = np.arange(y.shape[1])
+            elif classes is not None:
+                labels = unique_labels(classes)
+            else:
+                labels = unique_labels(y)
+            if not multilabel and len(labels) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes, but the "
+                    f"data contains only one class: {labels[0]!r}."
+                )
+            self.classes_ = labels
+            self.out_activation_ = "softmax" if len(labels) > 2 and not multilabel else "logistic"
+            self.n_outputs_ = y.shape[1] if multilabel else (1 if len(labels) == 2 else len(labels))
+        elif multilabel != self._multilabel:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on {'multilabel' if self._multilabel else 'single-label'} "
+                f"targets and cannot continue training on {target_type} ones."
+            )
+        if multilabel:
+            if y.shape[1] != self.n_outputs_:
+                raise ValueError(f"y has {y.shape[1]} labels, but the model was fitted on {self.n_outputs_}.")
+            return np.asarray(y)
+        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y contains labels {list(unseen)} that are not in classes_ = {list(self.classes_)}; "
+                "pass every label with `classes=` on the first call to partial_fit."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _target_array(self, y, dtype):
+        if self.out_activation_ == "softmax":
+            return y.astype(np.int64)
+        return np.asarray(y, dtype=dtype_to_numpy(dtype)).reshape(len(y), self.n_outputs_)
+
+    def _class_sample_weight(self, y):
+        if self.class_weight is None:
+            return 1.0
+        return compute_sample_weight(self.class_weight, y if self._multilabel else self.classes_[y])
+
+    def _stratify_by(self, y):
+        return None if self._multilabel else y
+
+    def _loss_kind(self):
+        return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
+
+    def _decode(self, raw):
+        if self.out_activation_ == "softmax":
+            return raw.argmax(axis=1)
+        positive = (raw > 0).astype(int)
+        return positive if self._multilabel else positive[:, 0]
+
+    def _validation_score(self, net, dataset):
+        raw = net.forward(dataset).double().numpy()
+        target = dataset.y.cpu().numpy()
+        if self.out_activation_ != "softmax":
+            target = target.astype(int) if self._multilabel else target[:, 0].astype(int)
+        weight = None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
+        return accuracy_score(target, self._decode(raw), sample_weight=weight)
+
+    @available_if(_solver_is_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Train for one epoch on ``(X, y)``, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Target labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+        classes : array-like of shape (n_classes,), default=None
+            Every label that can appear in ``y``; required on the first call
+            (a later batch may miss some of them), ignored afterwards.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        if classes is None and not self.__sklearn_is_fitted__():
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Predict labels for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``, or a 0/1 indicator matrix for multilabel
+            targets.
+        """
+        decoded = self._decode(self._raw_predict(X))
+        return decoded if self._multilabel else self.classes_[decoded]
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_`` (for
+            multilabel targets, the probability of each label).
+        """
+        raw = self._raw_predict(X)
+        if self.out_activation_ == "softmax":
+            return softmax(raw, axis=1)
+        positive = expit(raw)
+        return positive if self._multilabel else np.hstack([1.0 - positive, positive])
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability estimates, computed stably.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``.
+        """
+        raw = self._raw_predict(X)
+        if self.out_activation_ == "softmax":
+            return log_softmax(raw, axis=1)
+        return log_expit(raw) if self._multilabel else np.hstack([log_expit(-raw), log_expit(raw)])
+
+
+class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
+    """Regression: one or several continuous targets, squared or Poisson loss."""
+
+    _parameter_constraints: dict = {
+        **BaseNeuralEstimator._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+    _y_numeric = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_targets(self, y, *, reset, classes):
+        y = y.reshape(len(y), -1)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
+        if reset:
+            self.n_outputs_ = y.shape[1]
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[1]} outputs, but the model was fitted on {self.n_outputs_}.")
+        return y
+
+    def _target_array(self, y, dtype):
+        return np.ascontiguousarray(y, dtype=dtype_to_numpy(dtype))
+
+    def _class_sample_weight(self, y):
+        return 1.0
+
+    def _stratify_by(self, y):
+        return None
+
+    def _loss_kind(self):
+        return self.loss
+
+    def _output(self, raw):
+        return np.exp(raw) if self.out_activation_ == "exp" else raw
+
+    def _validation_score(self, net, dataset):
+        prediction = self._output(net.forward(dataset).double().numpy())
+        weight = None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
+        return r2_score(dataset.y.cpu().numpy(), prediction, sample_weight=weight)
+
+    @available_if(_solver_is_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on ``(X, y)``, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        prediction = self._output(self._raw_predict(X))
+        return prediction.ravel() if self.n_outputs_ == 1 else prediction

@@ -1,0 +1,194 @@
+"""Pure PyTorch building blocks of skdeep's estimators.
+
+Nothing in this module imports scikit-learn: the modules here can be used in
+any PyTorch code, and the estimators in :mod:`skdeep` wrap them.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["ACTIVATIONS", "MLP", "PerSampleLoss", "SparseLinear", "make_activation"]
+
+#: Activation names accepted by skdeep, mapped to their PyTorch modules.
+#: The first four are scikit-learn's names, the others are PyTorch extras.
+ACTIVATIONS = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "selu": nn.SELU,
+}
+
+
+def make_activation(name):
+    """Return a new activation module from its name.
+
+    Parameters
+    ----------
+    name : str
+        One of the keys of :data:`ACTIVATIONS`.
+
+    Returns
+    -------
+    activation : torch.nn.Module
+
+    Examples
+    --------
+    >>> from skdeep.modules import make_activation
+    >>> make_activation("gelu")
+    GELU(approximate='none')
+    """
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(
+            f"Unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}."
+        ) from None
+
+
+class SparseLinear(nn.Linear):
+    """A linear layer that also accepts sparse COO input batches.
+
+    A sparse batch is multiplied with :func:`torch.sparse.mm`, so a batch of
+    very wide sparse rows (bag of words, one-hot codes) is never densified.
+    Dense input takes the ordinary :class:`torch.nn.Linear` path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import SparseLinear
+    >>> layer = SparseLinear(5, 2)
+    >>> x = torch.eye(5)[:3]
+    >>> torch.allclose(layer(x.to_sparse()), layer(x))
+    True
+    """
+
+    def forward(self, x):
+        if x.layout == torch.strided:
+            return super().forward(x)
+        return torch.addmm(self.bias, x, self.weight.t())
+
+
+def _glorot_uniform_(linear, activation):
+    # scikit-learn's MLP initialisation (Glorot & Bengio, 2010), biases included,
+    # so that a model converges as sklearn's does for the same settings.
+    factor = 2.0 if activation == "logistic" else 6.0
+    bound = math.sqrt(factor / (linear.in_features + linear.out_features))
+    nn.init.uniform_(linear.weight, -bound, bound)
+    nn.init.uniform_(linear.bias, -bound, bound)
+
+
+class MLP(nn.Module):
+    """A multi-layer perceptron: a stack of dense blocks and a linear output.
+
+    Each hidden block is ``Linear -> [BatchNorm1d] -> activation ->
+    [Dropout]``. Input samples of any shape are flattened first, as Keras'
+    ``Flatten`` does, and a sparse 2-D batch is multiplied sparsely by the first
+    layer. The output is the raw score (logits); the loss applies the output
+    non-linearity.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input values per sample (after flattening).
+    n_outputs : int
+        Number of output units.
+    hidden_layer_sizes : sequence of int, default=(100,)
+        Width of each hidden layer; empty for a linear model.
+    activation : str, default="relu"
+        Hidden-layer activation, a key of :data:`ACTIVATIONS`.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    batch_norm : bool, default=False
+        Whether to add batch normalisation before each hidden activation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import MLP
+    >>> net = MLP(n_features=4, n_outputs=3, hidden_layer_sizes=(16, 8))
+    >>> net(torch.zeros(5, 4)).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+    ):
+        super().__init__()
+        widths = [n_features, *hidden_layer_sizes]
+        layers = []
+        for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            linear = SparseLinear(n_in, n_out) if index == 0 else nn.Linear(n_in, n_out)
+            layers.append(linear)
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(n_out))
+            layers.append(make_activation(activation))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        output_cls = SparseLinear if not hidden_layer_sizes else nn.Linear
+        layers.append(output_cls(widths[-1], n_outputs))
+        self.layers = nn.Sequential(*layers)
+        for linear in self.linear_layers:
+            _glorot_uniform_(linear, activation)
+
+    @property
+    def linear_layers(self):
+        """The dense layers, input to output (:class:`torch.nn.Linear`)."""
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
+    def forward(self, x):
+        if x.layout == torch.strided and x.dim() > 2:
+            x = x.flatten(start_dim=1)
+        return self.layers(x)
+
+
+class PerSampleLoss(nn.Module):
+    """Loss of each sample, from raw network outputs, as scikit-learn defines it.
+
+    Parameters
+    ----------
+    kind : {"log_loss", "binary_log_loss", "squared_error", "poisson"}
+        ``"log_loss"``: softmax cross-entropy against class indices;
+        ``"binary_log_loss"``: sigmoid cross-entropy summed over the 0/1 output
+        columns (binary and multilabel classification); ``"squared_error"``:
+        half the squared error, averaged over outputs; ``"poisson"``: half the
+        Poisson deviance of ``exp(output)``, summed over outputs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import PerSampleLoss
+    >>> PerSampleLoss("squared_error")(torch.zeros(2, 1), torch.tensor([[2.0], [0.0]]))
+    tensor([2., 0.])
+    """
+
+    KINDS = ("log_loss", "binary_log_loss", "squared_error", "poisson")
+
+    def __init__(self, kind):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"Unknown loss {kind!r}; choose one of {self.KINDS}.")
+        self.kind = kind
+
+    def forward(self, raw, target):
+        if self.kind == "log_loss":
+            return nn.functional.cross_entropy(raw, target, reduction="none")
+        if self.kind == "binary_log_loss":
+            losses = nn.functional.binary_cross_entropy_with_logits(raw, target, reduction="none")
+            return losses.sum(dim=1)
+        if self.kind == "squared_error":
+            return 0.5 * (raw - target).square().mean(dim=1)
+        deviance = raw.exp() - target * raw + torch.special.xlogy(target, target) - target
+        return deviance.sum(dim=1)
