@@ -27,6 +27,7 @@ def iris_frame():
     return load_iris(as_frame=True, return_X_y=True)
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_pandas_dataframe_keeps_and_checks_feature_names(iris_frame):
     X, y = iris_frame
     clf = MLPClassifier(**FAST).fit(X, y)

@@ -1,0 +1,42 @@
+"""Sample weights in the default float32 training.
+
+``test_common.py`` runs scikit-learn's equivalence checks in float64 at
+``rtol=1e-7``; here the same equivalences hold at a float32 tolerance.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
+
+from skdeep import MLPClassifier, MLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.filterwarnings("ignore:Got batch_size=1000 larger")  # one full batch on purpose
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_integer_weights_equal_repeated_samples(Estimator, data):
+    X, y = data
+    weight = np.random.RandomState(0).randint(0, 4, size=len(y))
+    params = dict(hidden_layer_sizes=(16,), batch_size=1000, max_iter=50, random_state=0, shuffle=False)
+    weighted = Estimator(**params).fit(X, y, sample_weight=weight)
+    repeated = Estimator(**params).fit(np.repeat(X, weight, axis=0), np.repeat(y, weight))
+    method = "predict_proba" if Estimator is MLPClassifier else "predict"
+    np.testing.assert_allclose(getattr(weighted, method)(X), getattr(repeated, method)(X), atol=1e-4)
+
+
+def test_weights_change_the_model(data):
+    X, y = data
+    weight = np.where(y == 0, 10.0, 1.0)
+    params = dict(hidden_layer_sizes=(16,), max_iter=30, random_state=0)
+    plain = MLPClassifier(**params).fit(X, y).predict_proba(X)
+    weighted = MLPClassifier(**params).fit(X, y, sample_weight=weight).predict_proba(X)
+    # more weight on class 0 makes the model more confident about it
+    assert weighted[y == 0, 0].mean() > plain[y == 0, 0].mean() + 0.05
