@@ -31,6 +31,7 @@ from skdeep.modules import ACTIVATIONS, PerSampleLoss
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+_FUSED_SOLVERS = ("sgd", "adam", "adamw", "adagrad")  # torch has fused kernels for these, CPU and CUDA
 
 _OPTIMIZERS = {
     "sgd": torch.optim.SGD,
@@ -278,6 +279,8 @@ class BaseNeuralEstimator(BaseEstimator):
         # AdamW decouples it: alpha is then its weight_decay coefficient.
         decay = self.alpha if self.solver == "adamw" else self.alpha / batch_weight
         options = dict(weight_decay=decay)
+        if self.solver in _FUSED_SOLVERS:
+            options["fused"] = True  # one kernel per step instead of a Python loop over tensors
         if self.solver == "sgd":
             options.update(momentum=self.momentum,
                            nesterov=self.nesterovs_momentum and self.momentum > 0)
