@@ -4,8 +4,18 @@ Estimators that implement scikit-learn's API, build PyTorch modules and train
 them through skorch.
 """
 
+from skdeep._cnn import CNNClassifier, CNNRegressor
 from skdeep._mlp import MLPClassifier, MLPRegressor
+from skdeep._torch import TorchClassifier, TorchRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = [
+    "CNNClassifier",
+    "CNNRegressor",
+    "MLPClassifier",
+    "MLPRegressor",
+    "TorchClassifier",
+    "TorchRegressor",
+    "__version__",
+]

@@ -120,6 +120,10 @@ class BaseNeuralEstimator(BaseEstimator):
         """Return the untrained :class:`torch.nn.Module` (raw outputs)."""
         raise NotImplementedError
 
+    def _module_input_shape(self):
+        """Shape of one sample in the batches the module gets: as seen at fit."""
+        return tuple(self.input_shape_)
+
     # -- scikit-learn protocol --------------------------------------------------
 
     def __sklearn_is_fitted__(self):
@@ -252,7 +256,7 @@ class BaseNeuralEstimator(BaseEstimator):
         return min(self.batch_size, n_samples)
 
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
-        source = as_tensor_source(X, dtype)
+        source = as_tensor_source(X, dtype, self._module_input_shape())
         target = torch.from_numpy(self._target_array(y, dtype))
         weight = None
         if not np.all(sample_weight == 1.0):
@@ -398,7 +402,7 @@ class BaseNeuralEstimator(BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         dtype = next(self.module_.parameters()).dtype
-        dataset = ArrayDataset(as_tensor_source(X, dtype), dtype=dtype)
+        dataset = ArrayDataset(as_tensor_source(X, dtype, self._module_input_shape()), dtype=dtype)
         with torch.inference_mode():
             output = self.net_.forward(dataset)
         return output.double().numpy()

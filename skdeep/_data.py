@@ -18,7 +18,7 @@ import torch
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def as_tensor_source(X, dtype):
+def as_tensor_source(X, dtype, sample_shape=None):
     """Convert a validated 2-D X once into what batches are sliced from.
 
     Parameters
@@ -26,6 +26,9 @@ def as_tensor_source(X, dtype):
     X : ndarray or scipy sparse matrix of shape (n_samples, n_features)
     dtype : torch.dtype
         The training dtype.
+    sample_shape : tuple of int, default=None
+        Shape each dense sample takes (a view: images stay images for a
+        convolutional or recurrent module); None keeps the rows flat.
 
     Returns
     -------
@@ -36,6 +39,8 @@ def as_tensor_source(X, dtype):
     if sp.issparse(X):
         return X.tocsr()
     X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
+    if sample_shape is not None:
+        X = X.reshape(len(X), *sample_shape)
     with warnings.catch_warnings():
         # A read-only input (memmap) is shared as is: skdeep never writes to X.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")

@@ -8,7 +8,36 @@ hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
 
 activation : {"relu", "identity", "logistic", "tanh", "gelu", "silu", "elu", \
 "leaky_relu", "selu"}, default="relu"
-    Activation of the hidden layers. The first four are scikit-learn's.""",
+    Activation of the hidden layers. The first four are scikit-learn's.
+
+dropout : float, default=0.0
+    Dropout probability after each hidden activation.
+
+batch_norm : bool, default=False
+    Add batch normalisation before each hidden activation.""",
+    "{convolution_parameters}": """\
+conv_filters : array-like of int, default=(32, 64)
+    Output channels of each convolutional block. A block is ``conv -> [batch
+    norm] -> activation -> [max-pool]``, with "same" padding.
+
+kernel_size : int or tuple of int, default=3
+    Convolution window.
+
+pool_size : int, tuple of int or None, default=2
+    Max-pooling window after each block, None for no pooling. Pooling stops
+    shrinking a side once it reaches 1.
+
+input_shape : tuple of int or None, default=None
+    Shape of one sample: ``(C, H, W)`` for images, ``(C, L)`` for 1-D
+    signals (``(H, W, C)`` and ``(L, C)`` with ``data_format="channels_last"``).
+    Flat rows, e.g. from a scaler or a DataFrame of pixel columns, are reshaped
+    to it. With None, samples keep the shape seen at fit: ``(n, C, H, W)``
+    images, ``(n, H, W)`` one-channel images, and flat ``(n, n_features)`` rows
+    as one-channel 1-D signals. ``(n, C, L)`` signals need
+    ``input_shape=(C, L)``.
+
+data_format : {"channels_first", "channels_last"}, default="channels_first"
+    Where the channel axis is in each sample.""",
     "{training_parameters}": """\
 solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad"}, default="adam"
     Optimizer. ``"lbfgs"`` is full-batch (:class:`torch.optim.LBFGS` with a
@@ -91,12 +120,6 @@ n_iter_no_change : int, default=10
 
 max_fun : int, default=15000
     Maximum number of loss evaluations of ``"lbfgs"``.
-
-dropout : float, default=0.0
-    Dropout probability after each hidden activation.
-
-batch_norm : bool, default=False
-    Add batch normalisation before each hidden activation.
 
 l1 : float, default=0.0
     Strength of an L1 penalty on the weight matrices, added to the loss as

@@ -13,20 +13,21 @@ class _MLPArchitecture:
         return MLP(
             n_features,
             n_outputs,
-            hidden_layer_sizes=tuple(_as_layer_sizes(self.hidden_layer_sizes)),
+            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
             activation=self.activation,
             dropout=self.dropout,
             batch_norm=self.batch_norm,
         )
 
 
-def _as_layer_sizes(hidden_layer_sizes):
-    if not hasattr(hidden_layer_sizes, "__iter__"):
-        hidden_layer_sizes = [hidden_layer_sizes]
-    sizes = [int(size) for size in hidden_layer_sizes]
-    if any(size <= 0 for size in sizes):
-        raise ValueError(f"hidden_layer_sizes must be > 0, got {list(hidden_layer_sizes)}.")
-    return sizes
+def as_layer_sizes(sizes):
+    """Layer widths as a tuple of positive ints (an int is one layer)."""
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    widths = tuple(int(size) for size in sizes)
+    if any(width <= 0 for width in widths):
+        raise ValueError(f"Layer sizes must be > 0, got {list(sizes)}.")
+    return widths
 
 
 @fill_doc

@@ -6,10 +6,11 @@ any PyTorch code, and the estimators in :mod:`skdeep` wrap them.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP", "PerSampleLoss", "SparseLinear", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "PerSampleLoss", "SparseLinear", "make_activation"]
 
 #: Activation names accepted by skdeep, mapped to their PyTorch modules.
 #: The first four are scikit-learn's names, the others are PyTorch extras.
@@ -152,6 +153,107 @@ class MLP(nn.Module):
         if x.layout == torch.strided and x.dim() > 2:
             x = x.flatten(start_dim=1)
         return self.layers(x)
+
+
+def _per_dimension(value, n_dims):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n_dims
+
+
+class CNN(nn.Module):
+    """A convolutional network: conv blocks, then a dense :class:`MLP` head.
+
+    Each block is ``Conv -> [BatchNorm] -> activation -> [MaxPool]`` with
+    "same" padding. Samples of shape ``(C, L)`` get 1-D convolutions, samples of
+    shape ``(C, H, W)`` 2-D ones. Pooling never shrinks a side below 1: its
+    window is cut to the side's length, and skipped once every side is 1.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample: ``(C, L)`` or ``(C, H, W)``, or ``(L, C)`` and
+        ``(H, W, C)`` with ``channels_last=True``. Batches of any shape with
+        that many values per sample (flat rows, too) are reshaped to it.
+    n_outputs : int
+        Number of output units.
+    conv_filters : sequence of int, default=(32, 64)
+        Output channels of each conv block.
+    kernel_size : int or tuple of int, default=3
+        Convolution window.
+    pool_size : int, tuple of int or None, default=2
+        Max-pooling window after each block; None for no pooling.
+    hidden_layer_sizes : sequence of int, default=(100,)
+        Widths of the dense head's hidden layers.
+    activation : str, default="relu"
+        Activation of the conv blocks and of the head, a key of :data:`ACTIVATIONS`.
+    dropout : float, default=0.0
+        Dropout probability in the dense head.
+    batch_norm : bool, default=False
+        Batch normalisation in each conv block and in the head.
+    channels_last : bool, default=False
+        Whether the channel axis is the last of ``input_shape``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import CNN
+    >>> net = CNN(input_shape=(1, 8, 8), n_outputs=10)
+    >>> net(torch.zeros(5, 64)).shape
+    torch.Size([5, 10])
+    >>> CNN(input_shape=(3, 100), n_outputs=1, conv_filters=(8,))(torch.zeros(2, 3, 100)).shape
+    torch.Size([2, 1])
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        n_outputs,
+        conv_filters=(32, 64),
+        kernel_size=3,
+        pool_size=2,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        channels_last=False,
+    ):
+        super().__init__()
+        self.input_shape = tuple(input_shape)
+        self.channels_last = channels_last
+        shape = self.input_shape[-1:] + self.input_shape[:-1] if channels_last else self.input_shape
+        n_dims = len(shape) - 1
+        if n_dims not in (1, 2):
+            raise ValueError(
+                f"CNN input_shape must be (C, L) or (C, H, W) (channels last: (L, C) or "
+                f"(H, W, C)); got {self.input_shape}."
+            )
+        conv, norm, pool = {
+            1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d),
+            2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d),
+        }[n_dims]
+        channels, sides = shape[0], list(shape[1:])
+        blocks = []
+        for filters in conv_filters:
+            blocks.append(conv(channels, filters, kernel_size, padding="same"))
+            if batch_norm:
+                blocks.append(norm(filters))
+            blocks.append(make_activation(activation))
+            if pool_size is not None:
+                window = [min(size, side) for size, side in zip(_per_dimension(pool_size, n_dims), sides)]
+                if any(size > 1 for size in window):
+                    blocks.append(pool(tuple(window)))
+                    sides = [side // size for side, size in zip(sides, window)]
+            channels = filters
+        self.features = nn.Sequential(*blocks)
+        self.head = MLP(int(channels * np.prod(sides)), n_outputs, hidden_layer_sizes,
+                        activation, dropout, batch_norm)
+
+    def forward(self, x):
+        if x.layout != torch.strided:
+            x = x.to_dense()
+        x = x.reshape(x.shape[0], *self.input_shape)
+        if self.channels_last:
+            x = x.movedim(-1, 1)
+        return self.head(self.features(x).flatten(start_dim=1))
 
 
 class PerSampleLoss(nn.Module):

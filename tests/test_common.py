@@ -9,13 +9,20 @@ same equivalence for the float32 default at a float32 tolerance.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdeep import MLPClassifier, MLPRegressor
+from skdeep import CNNClassifier, CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier, TorchRegressor
+from skdeep.modules import MLP
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=200, precision="float64", device="cpu")
+FAST = dict(learning_rate_init=0.01, max_iter=200, precision="float64", device="cpu")
+SMALL_CNN = dict(conv_filters=(4,), kernel_size=3, hidden_layer_sizes=(16,))
+USER_MODULE = dict(module=MLP, module_params={"hidden_layer_sizes": (16,)})
 
 ESTIMATORS = [
-    MLPClassifier(learning_rate_init=0.01, **FAST),
-    MLPRegressor(learning_rate_init=0.01, **FAST),
+    MLPClassifier(hidden_layer_sizes=(16,), **FAST),
+    MLPRegressor(hidden_layer_sizes=(16,), **FAST),
+    CNNClassifier(**SMALL_CNN, **FAST),
+    CNNRegressor(**SMALL_CNN, **FAST),
+    TorchClassifier(**USER_MODULE, **FAST),
+    TorchRegressor(**USER_MODULE, **FAST),
 ]
 
 

@@ -1,0 +1,227 @@
+"""Convolutional networks for images and 1-D signals."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skdeep._base import store_parameters
+from skdeep._docs import fill_doc
+from skdeep._mlp import as_layer_sizes
+from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
+from skdeep.modules import CNN
+
+_CNN_CONSTRAINTS = {
+    "conv_filters": ["array-like"],
+    "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple],
+    "pool_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
+    "input_shape": [tuple, list, None],
+    "data_format": [StrOptions({"channels_first", "channels_last"})],
+}
+
+
+class _CNNArchitecture:
+    """Builds the :class:`skdeep.modules.CNN` of an estimator's parameters."""
+
+    def _module_input_shape(self):
+        channels_last = self.data_format == "channels_last"
+        if self.input_shape is not None:
+            shape = tuple(int(side) for side in self.input_shape)
+            if int(np.prod(shape)) != self.n_features_in_:
+                raise ValueError(
+                    f"X has samples of shape {tuple(self.input_shape_)} "
+                    f"({self.n_features_in_} values), which cannot be reshaped to "
+                    f"input_shape={shape} ({int(np.prod(shape))} values)."
+                )
+            return shape
+        seen = tuple(self.input_shape_)
+        if len(seen) == 3:
+            return seen
+        # flat rows are one-channel 1-D signals, 2-D samples one-channel images
+        return seen + (1,) if channels_last else (1,) + seen
+
+    def _build_module(self, n_features, n_outputs):
+        return CNN(
+            self._module_input_shape(),
+            n_outputs,
+            conv_filters=as_layer_sizes(self.conv_filters),
+            kernel_size=self.kernel_size,
+            pool_size=self.pool_size,
+            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+            channels_last=self.data_format == "channels_last",
+        )
+
+
+@fill_doc
+class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
+    """Convolutional neural network classifier for images and 1-D signals.
+
+    Convolutional blocks, then a dense head, trained with the same solvers,
+    schedules, regularisation, early stopping and devices as
+    :class:`MLPClassifier`. It takes images ``(n, C, H, W)`` and ``(n, H, W)``,
+    signals ``(n, C, L)`` and flat rows that ``input_shape`` reshapes, so it
+    works behind scikit-learn transformers and on DataFrames of pixel columns.
+
+    Parameters
+    ----------
+    {convolution_parameters}
+
+    {architecture_parameters}
+
+    {training_parameters}
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, multiplied with ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    {fitted_attributes}
+
+    See Also
+    --------
+    CNNRegressor : The regressor with the same network.
+    MLPClassifier : A dense network.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdeep import CNNClassifier
+    >>> digits = load_digits()
+    >>> images = digits.images[:500, None] / 16.0  # (500, 1, 8, 8)
+    >>> clf = CNNClassifier(conv_filters=(16,), max_iter=20, random_state=0)
+    >>> clf = clf.fit(images, digits.target[:500])
+    >>> clf.predict(images[:3])
+    array([0, 1, 2])
+    """
+
+    _parameter_constraints: dict = {**NeuralClassifierBase._parameter_constraints, **_CNN_CONSTRAINTS}
+
+    def __init__(
+        self,
+        conv_filters=(32, 64),
+        kernel_size=3,
+        pool_size=2,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        input_shape=None,
+        data_format="channels_first",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        l1=0.0,
+        class_weight=None,
+        device="auto",
+        precision="float32",
+    ):
+        store_parameters(self, locals())
+
+
+@fill_doc
+class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
+    """Convolutional neural network regressor for images and 1-D signals.
+
+    Convolutional blocks, then a dense head, trained with the same solvers,
+    schedules, regularisation, early stopping and devices as
+    :class:`MLPRegressor`, on the inputs :class:`CNNClassifier` takes.
+
+    Parameters
+    ----------
+    {convolution_parameters}
+
+    {architecture_parameters}
+
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Loss to minimise.
+
+    {training_parameters}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+
+    See Also
+    --------
+    CNNClassifier : The classifier with the same network.
+    MLPRegressor : A dense network.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdeep import CNNRegressor
+    >>> t = np.linspace(0, 1, 64)
+    >>> frequencies = np.random.RandomState(0).uniform(1, 5, size=300)
+    >>> signals = np.sin(2 * np.pi * frequencies[:, None] * t)  # flat rows: 1-D signals
+    >>> reg = CNNRegressor(conv_filters=(8, 16), max_iter=50, random_state=0)
+    >>> reg = reg.fit(signals, frequencies)
+    >>> reg.predict(signals[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {**NeuralRegressorBase._parameter_constraints, **_CNN_CONSTRAINTS}
+
+    def __init__(
+        self,
+        conv_filters=(32, 64),
+        kernel_size=3,
+        pool_size=2,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        input_shape=None,
+        data_format="channels_first",
+        loss="squared_error",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        l1=0.0,
+        device="auto",
+        precision="float32",
+    ):
+        store_parameters(self, locals())

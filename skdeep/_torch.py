@@ -1,0 +1,213 @@
+"""scikit-learn estimators around a user's own PyTorch module."""
+
+import inspect
+
+from torch import nn
+
+from skdeep._base import store_parameters
+from skdeep._docs import fill_doc
+from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
+
+_INFERRED = ("n_features", "n_outputs", "input_shape")
+
+_MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None]}
+
+
+class _UserModule:
+    """Builds the user's module, filling in the sizes it takes from the data."""
+
+    def _build_module(self, n_features, n_outputs):
+        params = dict(self.module_params or {})
+        inferred = {"n_features": n_features, "n_outputs": n_outputs,
+                    "input_shape": self._module_input_shape()}
+        try:
+            accepted = inspect.signature(self.module).parameters
+        except (TypeError, ValueError):  # a callable without a signature
+            accepted = {}
+        for name in _INFERRED:
+            if name in accepted and name not in params:
+                params[name] = inferred[name]
+        module = self.module(**params)
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"module must build a torch.nn.Module; {self.module!r} returned "
+                f"{type(module).__name__}."
+            )
+        return module
+
+
+@fill_doc
+class TorchClassifier(_UserModule, NeuralClassifierBase):
+    """Classifier around your own PyTorch module.
+
+    The module gets batches of samples in the shape they had at fit (for
+    example ``(batch, time, features)`` sequences) and returns raw scores of
+    shape ``(batch, n_outputs)``: one logit for binary targets, one per class
+    for multiclass ones (softmax is in the loss), one per label for multilabel
+    ones. Everything else, from solvers and early stopping to devices, pickling
+    and grid search, is the same as for :class:`MLPClassifier`.
+
+    Parameters
+    ----------
+    module : type or callable
+        A :class:`torch.nn.Module` subclass, or a callable that returns a
+        module. It is called with ``module_params``, plus ``n_features`` (values
+        per sample), ``n_outputs`` and ``input_shape`` (shape of one sample) for
+        each of these it accepts and ``module_params`` does not set.
+
+    module_params : dict, default=None
+        Keyword arguments of ``module``. Grid-search them as
+        ``module_params=[{...}, {...}]``.
+
+    {training_parameters}
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, multiplied with ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    {fitted_attributes}
+
+    See Also
+    --------
+    TorchRegressor : The regressor for your own module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import load_iris
+    >>> from skdeep import TorchClassifier
+    >>> class Linear(torch.nn.Module):
+    ...     def __init__(self, n_features, n_outputs):
+    ...         super().__init__()
+    ...         self.layer = torch.nn.Linear(n_features, n_outputs)
+    ...     def forward(self, x):
+    ...         return self.layer(x)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TorchClassifier(Linear, learning_rate_init=0.05, random_state=0).fit(X, y)
+    >>> clf.module_.layer
+    Linear(in_features=4, out_features=3, bias=True)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {**NeuralClassifierBase._parameter_constraints, **_MODULE_CONSTRAINTS}
+
+    def __init__(
+        self,
+        module,
+        *,
+        module_params=None,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        l1=0.0,
+        class_weight=None,
+        device="auto",
+        precision="float32",
+    ):
+        store_parameters(self, locals())
+
+
+@fill_doc
+class TorchRegressor(_UserModule, NeuralRegressorBase):
+    """Regressor around your own PyTorch module.
+
+    The module gets batches of samples in the shape they had at fit and
+    returns outputs of shape ``(batch, n_outputs)`` (the log of the mean with
+    ``loss="poisson"``). Everything else is the same as for
+    :class:`MLPRegressor`.
+
+    Parameters
+    ----------
+    module : type or callable
+        A :class:`torch.nn.Module` subclass, or a callable that returns a
+        module. It is called with ``module_params``, plus ``n_features``,
+        ``n_outputs`` and ``input_shape`` for each of these it accepts and
+        ``module_params`` does not set.
+
+    module_params : dict, default=None
+        Keyword arguments of ``module``.
+
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Loss to minimise.
+
+    {training_parameters}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+
+    See Also
+    --------
+    TorchClassifier : The classifier for your own module.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import make_regression
+    >>> from skdeep import TorchRegressor
+    >>> def two_layers(n_features, n_outputs, width=32):
+    ...     return torch.nn.Sequential(torch.nn.Linear(n_features, width), torch.nn.Tanh(),
+    ...                                torch.nn.Linear(width, n_outputs))
+    >>> X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    >>> reg = TorchRegressor(two_layers, module_params={"width": 16}, random_state=0)
+    >>> reg.fit(X, y / 100).predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {**NeuralRegressorBase._parameter_constraints, **_MODULE_CONSTRAINTS}
+
+    def __init__(
+        self,
+        module,
+        *,
+        module_params=None,
+        loss="squared_error",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        l1=0.0,
+        device="auto",
+        precision="float32",
+    ):
+        store_parameters(self, locals())

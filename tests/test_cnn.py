@@ -1,0 +1,105 @@
+"""CNNClassifier / CNNRegressor: accuracy, input layouts, shape rules."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skdeep import CNNClassifier, CNNRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SMALL = dict(conv_filters=(4, 8), hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    return data.images / 16.0, data.target
+
+
+def test_default_cnn_reaches_97_percent_on_digits(digits):
+    images, y = digits
+    X_train, X_test, y_train, y_test = train_test_split(
+        images[:, None], y, test_size=0.25, stratify=y, random_state=0)
+    clf = CNNClassifier(random_state=0).fit(X_train, y_train)  # default architecture
+    assert clf.score(X_test, y_test) >= 0.97
+    assert clf.input_shape_ == (1, 8, 8) and clf.n_features_in_ == 64
+
+
+@pytest.mark.parametrize("layout, params", [
+    ("n_c_h_w", {}),
+    ("n_h_w", {}),
+    ("n_h_w_c", {"data_format": "channels_last"}),
+    ("flat_with_input_shape", {"input_shape": (1, 8, 8)}),
+    ("flat_channels_last", {"input_shape": (8, 8, 1), "data_format": "channels_last"}),
+    ("n_c_l_signal", {"input_shape": (2, 32)}),
+    ("flat_as_signal", {}),
+])
+def test_every_input_layout(layout, params, digits):
+    images, y = digits
+    images, y = images[:100], y[:100]
+    X = {
+        "n_c_h_w": images[:, None],
+        "n_h_w": images,
+        "n_h_w_c": images[..., None],
+        "flat_with_input_shape": images.reshape(100, 64),
+        "flat_channels_last": images.reshape(100, 64),
+        "n_c_l_signal": images.reshape(100, 2, 32),
+        "flat_as_signal": images.reshape(100, 64),
+    }[layout]
+    clf = CNNClassifier(**SMALL, **params).fit(X, y)
+    assert clf.predict(X).shape == (100,)
+    assert clf.predict_proba(X).shape == (100, 10)
+    reg = CNNRegressor(**SMALL, **params).fit(X, np.c_[y, -y] / 10.0)
+    assert reg.predict(X).shape == (100, 2)
+    convolution = type(clf.module_.features[0]).__name__
+    assert convolution == ("Conv1d" if layout in ("n_c_l_signal", "flat_as_signal") else "Conv2d")
+
+
+def test_a_shape_that_does_not_fit_input_shape_shows_both(digits):
+    images, y = digits
+    with pytest.raises(ValueError, match=r"shape \(64,\) \(64 values\).*input_shape=\(3, 8, 8\) \(192 values\)"):
+        CNNClassifier(input_shape=(3, 8, 8)).fit(images.reshape(-1, 64), y)
+    clf = CNNClassifier(**SMALL).fit(images[:50, None], y[:50])
+    with pytest.raises(ValueError, match=r"shape \(2, 8, 4\).*shape \(1, 8, 8\)"):
+        clf.predict(images[:5].reshape(5, 2, 8, 4))
+
+
+def test_images_smaller_than_the_pooling_stack_still_train():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 1, 3, 3))
+    y = (X[:, 0, 1, 1] > 0).astype(int)
+    clf = CNNClassifier(conv_filters=(4, 4, 4, 4), max_iter=5, random_state=0).fit(X, y)
+    pools = [m for m in clf.module_.features if type(m).__name__ == "MaxPool2d"]
+    assert len(pools) == 1  # 3x3 -> 1x1, then no pooling is left to do
+    assert clf.predict(X).shape == (60,)
+
+
+def test_regressor_learns_the_frequency_of_a_noisy_sine():
+    rng = np.random.RandomState(0)
+    t = np.linspace(0, 1, 64)
+    frequency = rng.uniform(1, 6, size=1200)
+    phase = rng.uniform(0, 2 * np.pi, size=1200)
+    X = np.sin(2 * np.pi * frequency[:, None] * t + phase[:, None]) + 0.2 * rng.normal(size=(1200, 64))
+    X_train, X_test, y_train, y_test = train_test_split(X[:, None], frequency, random_state=0)
+    reg = CNNRegressor(conv_filters=(16, 32), hidden_layer_sizes=(64,), learning_rate_init=0.003,
+                       random_state=0).fit(X_train, y_train)
+    assert reg.score(X_test, y_test) > 0.9
+
+
+def test_flat_rows_in_a_pipeline_and_grid_search_over_conv_filters(digits):
+    images, y = digits
+    X = pd.DataFrame(images.reshape(-1, 64) * 16, columns=[f"pixel_{i}" for i in range(64)])
+    pipe = make_pipeline(MinMaxScaler(), CNNClassifier(input_shape=(1, 8, 8), hidden_layer_sizes=(32,),
+                                                       learning_rate_init=0.003, max_iter=40,
+                                                       random_state=0))
+    search = GridSearchCV(pipe, {"cnnclassifier__conv_filters": [(4,), (16, 32)]}, cv=2).fit(X, y)
+    assert search.best_params_ == {"cnnclassifier__conv_filters": (16, 32)}
+    assert search.best_score_ > 0.9
+    # a CNN straight on the DataFrame keeps its column names
+    cnn = CNNClassifier(input_shape=(1, 8, 8), **{**SMALL, "max_iter": 1}).fit(X / 16, y)
+    assert list(cnn.feature_names_in_) == list(X.columns)
