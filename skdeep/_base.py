@@ -23,11 +23,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skdeep._callbacks import ConvergenceMonitor, DivergenceCheck, LearningRateSchedule, weight_norms
+from skdeep._callbacks import ConvergenceMonitor, DivergenceCheck, LearningRateSchedule, weight_penalty
 from skdeep._data import ArrayDataset, as_tensor_source
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
-from skdeep.modules import ACTIVATIONS, PerSampleLoss
+from skdeep.modules import ACTIVATIONS, SklearnLoss
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
@@ -43,22 +43,24 @@ _OPTIMIZERS = {
 }
 
 
-def make_optimizer(param_groups, *, solver, weight_decay=0.0, **options):
-    """Build the optimizer of ``solver``, with weight decay on weight matrices only.
+def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, **options):
+    """Build the optimizer of ``solver`` over all parameters, in one group.
 
-    Biases and normalisation parameters (1-D tensors) are not decayed, as
-    scikit-learn's ``alpha`` penalises the coefficients alone.
     ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
+    Only AdamW's decoupled weight decay lives in the optimizer, on the weight
+    matrices alone (biases and normalisation parameters, the 1-D tensors, are
+    not decayed); the coupled L2 penalty of the other solvers is added to the
+    gradients by :class:`skdeep._net.SkdeepNet`, so that the optimizer runs
+    one fused kernel per step rather than one per parameter group.
     """
     params = [p for group in param_groups for p in group["params"]]
+    if not decoupled_weight_decay:
+        return _OPTIMIZERS[solver](params, **options)
     groups = [
-        {"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay},
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
-    groups = [group for group in groups if group["params"]]
-    if solver == "lbfgs":  # LBFGS takes a single group and no weight decay
-        return torch.optim.LBFGS(params, **options)
-    return _OPTIMIZERS[solver](groups, **options)
+    return _OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)
 
 
 def store_parameters(estimator, parameters):
@@ -272,17 +274,14 @@ class BaseNeuralEstimator(BaseEstimator):
         )
         return dataset.subset(torch.from_numpy(train_index)), dataset.subset(torch.from_numpy(valid_index))
 
-    def _solver_options(self, batch_weight):
+    def _solver_options(self):
         """Keyword arguments of the optimizer, penalties included."""
         if self.solver == "lbfgs":
             return dict(max_iter=self.max_iter, max_eval=self.max_fun, tolerance_grad=self.tol,
                         tolerance_change=np.finfo(float).eps, line_search_fn="strong_wolfe")
-        # sklearn's alpha adds alpha / 2 * ||W||^2 / (batch's weight sum) to the
-        # loss: the gradient of weight decay alpha / batch_weight (exact for full
-        # batches, in expectation otherwise), fused into the optimizer step.
-        # AdamW decouples it: alpha is then its weight_decay coefficient.
-        decay = self.alpha if self.solver == "adamw" else self.alpha / batch_weight
-        options = dict(weight_decay=decay)
+        options = {}
+        if self.solver == "adamw":  # AdamW decouples the decay: alpha is its coefficient
+            options["decoupled_weight_decay"] = self.alpha
         if self.solver in _FUSED_SOLVERS:
             options["fused"] = True  # one kernel per step instead of a Python loop over tensors
         if self.solver == "sgd":
@@ -296,8 +295,7 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _reported_penalty(self, batch_weight, net):
         """The penalty scikit-learn's ``loss_`` includes, for stochastic solvers."""
-        l1, l2 = weight_norms(net.module_)
-        return (self.l1 * l1 + 0.5 * self.alpha * l2) / batch_weight
+        return weight_penalty(net.module_, self.l1, self.alpha) / batch_weight
 
     def _build_net(self, n_features, train_data, batch_size, device, dtype):
         n_train = len(train_data)
@@ -317,8 +315,8 @@ class BaseNeuralEstimator(BaseEstimator):
         module = self._build_module(n_features, self.n_outputs_).to(device=device, dtype=dtype)
         net = SkdeepNet(
             module=module,
-            criterion=PerSampleLoss(self._loss_kind()),
-            optimizer=partial(make_optimizer, solver=self.solver, **self._solver_options(batch_weight)),
+            criterion=SklearnLoss(self._loss_kind()),
+            optimizer=partial(make_optimizer, solver=self.solver, **self._solver_options()),
             lr=self.learning_rate_init if stochastic else 1.0,
             batch_size=batch_size,
             train_split=None,
@@ -328,6 +326,10 @@ class BaseNeuralEstimator(BaseEstimator):
             shuffle=self.shuffle,
             l1=self.l1,
             l2=0.0 if stochastic else self.alpha,
+            # sklearn's alpha adds alpha / 2 * ||W||^2 / (batch's weight sum) to
+            # the loss: the gradient term alpha / batch_weight * W (exact for full
+            # batches, in expectation otherwise), added after backward.
+            weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
         )
         return net.initialize()
 

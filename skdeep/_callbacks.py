@@ -204,9 +204,12 @@ class LastStepAccumulator:
 
 
 @torch.no_grad()
-def weight_norms(module):
-    """Return ``(sum |w|, sum w**2)`` over the weight matrices of ``module``."""
-    weights = [p for p in module.parameters() if p.ndim > 1]
-    l1 = sum(float(w.abs().sum()) for w in weights)
-    l2 = sum(float(w.square().sum()) for w in weights)
-    return l1, l2
+def weight_penalty(module, l1, l2):
+    """Return ``l1 * sum |w| + l2 / 2 * sum w**2`` over the weight matrices of ``module``."""
+    weights = torch.nn.utils.parameters_to_vector(p for p in module.parameters() if p.ndim > 1)
+    penalty = 0.0
+    if l1:
+        penalty += l1 * weights.abs().sum()
+    if l2:
+        penalty += 0.5 * l2 * weights.square().sum()
+    return float(penalty)

@@ -1,16 +1,29 @@
 """The skorch net that skdeep's estimators build and train.
 
-It is skorch's :class:`~skorch.NeuralNet` with four of its extension points
-overridden: ``get_iterator`` serves batches sliced from whole tensors (see
-:mod:`skdeep._data`), ``get_loss`` averages per-sample losses with the sample
-weights and adds the penalties, ``get_train_step_accumulator`` keeps the last
-loss of an LBFGS step, and ``get_default_callbacks`` keeps only the epoch timer
-and the training loss (skorch's ``PrintLog`` formats a table after every epoch
-even when silent, a fifth of a small fit's time).
+It is skorch's :class:`~skorch.NeuralNet` with some of its extension points
+overridden, each for a measured reason (see ``docs/benchmarks.md``):
+
+- ``get_iterator`` serves batches sliced from whole tensors instead of skorch's
+  per-sample ``Dataset`` and collate (see :mod:`skdeep._data`);
+- ``get_loss`` passes the sample weights to the loss and adds the penalties;
+- ``train_step`` steps the optimizer directly (skorch's closure is kept for
+  LBFGS, which needs it), with the same ``on_grad_computed`` notification;
+- ``run_single_epoch`` and ``train_step_single`` set the module's train/eval
+  mode once per epoch rather than per batch, keep the batch losses on the
+  device and read them back once per epoch (one device sync, not one per
+  batch), and record the epoch's mean loss as ``train_loss`` themselves;
+- ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
+  formats a table after every epoch even when silent (a fifth of a small fit's
+  time), and ``PassthroughScoring`` re-reads the batch history;
+- ``get_train_step_accumulator`` keeps the last loss of an LBFGS step.
+
+Callbacks still get every ``on_batch_begin`` / ``on_batch_end`` /
+``on_grad_computed`` / ``on_epoch_*`` notification, with the loss as a tensor.
 """
 
 import torch
 from skorch import NeuralNet
+from skorch.utils import TeeGenerator
 
 from skdeep._callbacks import LastStepAccumulator
 from skdeep._data import BatchIterator
@@ -35,19 +48,69 @@ class SkdeepNet(NeuralNet):
         L1 penalty on the weight matrices, divided by the batch's weight sum.
     l2 : float, default=0.0
         L2 penalty ``l2 / 2 * sum(w ** 2)`` added to the loss, divided likewise
-        (for solvers without built-in weight decay, such as LBFGS).
+        (for LBFGS, whose line search must see the penalised loss).
+    weight_decay : float, default=0.0
+        ``weight_decay * w`` is added to the gradient of each weight matrix after
+        backward: the gradient of an L2 penalty, as the optimizers' own
+        ``weight_decay`` computes it, for all weights at once.
     """
 
-    def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, **kwargs):
+    def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, weight_decay=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle = shuffle
         self.generator = generator
         self.l1 = l1
         self.l2 = l2
+        self.weight_decay = weight_decay
+
+    def _weight_matrices(self):
+        return [p for p in self.module_.parameters() if p.ndim > 1]
 
     def get_default_callbacks(self):
         return [(name, callback) for name, callback in super().get_default_callbacks()
-                if name in ("epoch_timer", "train_loss")]
+                if name == "epoch_timer"]
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if iterator is None:
+            return
+        self._set_training(training)
+        self._decayed_weights = self._weight_matrices() if training and self.weight_decay else []
+        losses, sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            losses.append(step["loss"].detach())
+            sizes.append(len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
+        for record, loss, size in zip(self.history[-1]["batches"][-len(losses):], batch_losses, sizes):
+            record[prefix + "_loss"] = loss
+            record[prefix + "_batch_size"] = size
+        self.history.record(prefix + "_batch_count", len(losses))
+        self.history.record(prefix + "_loss", sum(l * n for l, n in zip(batch_losses, sizes)) / sum(sizes))
+
+    def train_step(self, batch, **fit_params):
+        if isinstance(self.optimizer_, torch.optim.LBFGS):
+            return super().train_step(batch, **fit_params)  # LBFGS needs skorch's closure
+        # skorch's step without the closure and its accumulator: same notifications
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
+        self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch, training=True)
+        self.optimizer_.step()
+        return step
+
+    def train_step_single(self, batch, **fit_params):
+        # as skorch's, without switching the module to train mode at every batch
+        X, y = batch
+        y_pred = self.infer(X, **fit_params)
+        loss = self.get_loss(y_pred, y, X=X, training=True)
+        loss.backward()
+        if self.weight_decay:
+            for weight in self._decayed_weights:
+                if weight.grad is not None:
+                    weight.grad.add_(weight.detach(), alpha=self.weight_decay)
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(
@@ -65,14 +128,9 @@ class SkdeepNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true if isinstance(y_true, tuple) else (y_true, None)
-        losses = self.criterion_(y_pred, target)
-        if weight is None:
-            loss, total_weight = losses.mean(), len(losses)
-        else:
-            total_weight = weight.sum()
-            loss = (losses * weight).sum() / total_weight
+        loss = self.criterion_(y_pred, target, weight)
         if training and (self.l1 or self.l2):
-            weights = [p for p in self.module_.parameters() if p.ndim > 1]
-            penalty = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum() for w in weights)
-            loss = loss + penalty / total_weight
+            penalty = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum()
+                          for w in self._weight_matrices())
+            loss = loss + penalty / (len(y_pred) if weight is None else weight.sum())
         return loss

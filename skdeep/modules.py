@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "PerSampleLoss", "SparseLinear", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "SklearnLoss", "SparseLinear", "make_activation"]
 
 #: Activation names accepted by skdeep, mapped to their PyTorch modules.
 #: The first four are scikit-learn's names, the others are PyTorch extras.
@@ -256,8 +256,12 @@ class CNN(nn.Module):
         return self.head(self.features(x).flatten(start_dim=1))
 
 
-class PerSampleLoss(nn.Module):
-    """Loss of each sample, from raw network outputs, as scikit-learn defines it.
+class SklearnLoss(nn.Module):
+    """A batch's loss from raw network outputs, as scikit-learn defines it.
+
+    The sample-weighted mean of the per-sample losses: ``sum(w * loss) /
+    sum(w)``, or their plain mean without weights (computed by one fused
+    reduction).
 
     Parameters
     ----------
@@ -271,9 +275,13 @@ class PerSampleLoss(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from skdeep.modules import PerSampleLoss
-    >>> PerSampleLoss("squared_error")(torch.zeros(2, 1), torch.tensor([[2.0], [0.0]]))
-    tensor([2., 0.])
+    >>> from skdeep.modules import SklearnLoss
+    >>> loss = SklearnLoss("squared_error")
+    >>> raw, target = torch.zeros(2, 1), torch.tensor([[2.0], [0.0]])
+    >>> loss(raw, target)
+    tensor(1.)
+    >>> loss(raw, target, torch.tensor([1.0, 3.0]))
+    tensor(0.5000)
     """
 
     KINDS = ("log_loss", "binary_log_loss", "squared_error", "poisson")
@@ -284,12 +292,28 @@ class PerSampleLoss(nn.Module):
             raise ValueError(f"Unknown loss {kind!r}; choose one of {self.KINDS}.")
         self.kind = kind
 
-    def forward(self, raw, target):
+    def forward(self, raw, target, sample_weight=None):
+        if sample_weight is None:
+            return self._mean(raw, target)
+        return (self.per_sample(raw, target) * sample_weight).sum() / sample_weight.sum()
+
+    def _mean(self, raw, target):
+        functional = nn.functional
         if self.kind == "log_loss":
-            return nn.functional.cross_entropy(raw, target, reduction="none")
+            return functional.cross_entropy(raw, target)
         if self.kind == "binary_log_loss":
-            losses = nn.functional.binary_cross_entropy_with_logits(raw, target, reduction="none")
-            return losses.sum(dim=1)
+            return functional.binary_cross_entropy_with_logits(raw, target, reduction="sum") / len(raw)
+        if self.kind == "squared_error":
+            return 0.5 * functional.mse_loss(raw, target)
+        return self.per_sample(raw, target).mean()
+
+    def per_sample(self, raw, target):
+        """The loss of each sample, shape (n_samples,)."""
+        functional = nn.functional
+        if self.kind == "log_loss":
+            return functional.cross_entropy(raw, target, reduction="none")
+        if self.kind == "binary_log_loss":
+            return functional.binary_cross_entropy_with_logits(raw, target, reduction="none").sum(dim=1)
         if self.kind == "squared_error":
             return 0.5 * (raw - target).square().mean(dim=1)
         deviance = raw.exp() - target * raw + torch.special.xlogy(target, target) - target
