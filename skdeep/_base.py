@@ -24,13 +24,19 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skdeep._callbacks import ConvergenceMonitor, DivergenceCheck, LearningRateSchedule, weight_penalty
-from skdeep._data import ArrayDataset, as_tensor_source
+from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
 from skdeep.modules import ACTIVATIONS, SklearnLoss
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+#: precision -> (dtype of the weights and data, autocast dtype of the forward pass or None)
+PRECISIONS = {
+    "float32": (torch.float32, None),
+    "float64": (torch.float64, None),
+    "bfloat16": (torch.float32, torch.bfloat16),
+    "float16": (torch.float32, torch.float16),
+}
 _FUSED_SOLVERS = ("sgd", "adam", "adamw", "adagrad")  # torch has fused kernels for these, CPU and CUDA
 
 _OPTIMIZERS = {
@@ -200,10 +206,14 @@ class BaseNeuralEstimator(BaseEstimator):
             if reset or training_started:
                 self._forget_fit()
             if isinstance(error, torch.OutOfMemoryError):
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
                 raise torch.OutOfMemoryError(
                     f"{error}\nThe device ran out of memory while training "
-                    f"{type(self).__name__}. Try a smaller batch_size, a smaller network, "
-                    "or device='cpu'."
+                    f"{type(self).__name__} (batch_size={self.batch_size!r}, "
+                    f"precision={self.precision!r}). Try a smaller batch_size, "
+                    "precision='bfloat16' (or 'float16'), a smaller network, or device='cpu'. "
+                    "The estimator was left unfitted."
                 ) from error
             raise
         return self
@@ -343,18 +353,23 @@ class BaseNeuralEstimator(BaseEstimator):
             )
         else:
             device = self.device_
-        dtype = PRECISIONS[self.precision]
+        dtype, autocast = PRECISIONS[self.precision]
+        if autocast is not None and self.solver == "lbfgs":
+            raise ValueError(
+                f"precision={self.precision!r} needs a stochastic solver {STOCHASTIC_SOLVERS}; "
+                "lbfgs trains in 'float32' or 'float64'."
+            )
         early_stopping = self.early_stopping and not incremental
         train_data, valid_data = self._make_datasets(X, y, sample_weight, dtype, early_stopping)
-        if device.type != "cpu":
-            train_data = train_data.to(device)
-            valid_data = valid_data and valid_data.to(device)
+        train_data = place_on_device(train_data, device)
+        valid_data = valid_data and place_on_device(valid_data, device)
         batch_size = self._resolve_batch_size(len(train_data))
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
             net = self._build_net(X.shape[1], train_data, batch_size, device, dtype) if reset else self.net_
+            net.autocast = autocast
             net.generator = torch.Generator().manual_seed(seed)
             monitor = dict(net.callbacks_).get("convergence")
             if monitor is not None:

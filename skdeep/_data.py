@@ -106,6 +106,17 @@ class ArrayDataset(torch.utils.data.Dataset):
             self.dtype,
         )
 
+    @property
+    def nbytes(self):
+        """Bytes held by the dense tensors."""
+        tensors = [self.X, self.y, self.sample_weight]
+        return sum(t.element_size() * t.numel() for t in tensors if torch.is_tensor(t))
+
+    def pin_memory(self):
+        """Return the dataset with its dense tensors in page-locked host memory."""
+        return ArrayDataset(*(t.pin_memory() if torch.is_tensor(t) else t
+                              for t in (self.X, self.y, self.sample_weight)), self.dtype)
+
     def batch(self, index, device=None):
         """Return the batch ``(X, y)``, or ``(X, (y, sample_weight))``.
 
@@ -131,11 +142,29 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 
 def _take(tensor, index):
-    return torch.index_select(tensor, 0, index)  # a gather, cheaper than tensor[index]
+    # a gather, cheaper than tensor[index]; with sparse X on the host and y on a
+    # GPU, the index follows each tensor (a no-op when it is already there)
+    return torch.index_select(tensor, 0, index.to(tensor.device, non_blocking=True))
 
 
 def _slice(tensor, index):
     return tensor[index]  # a view
+
+
+def place_on_device(dataset, device, memory_fraction=0.5):
+    """Put a training dataset where its batches are read from fastest.
+
+    On a GPU, the whole data moves to the device once when it takes at most
+    ``memory_fraction`` of the free device memory; otherwise it stays on the
+    host in page-locked memory, from which each batch is copied
+    asynchronously. Sparse matrices stay on the host: their batches are built
+    there. On the CPU nothing moves.
+    """
+    if device.type == "cpu":
+        return dataset
+    if device.type == "cuda" and dataset.nbytes > memory_fraction * torch.cuda.mem_get_info(device)[0]:
+        return dataset.pin_memory()
+    return dataset.to(device)
 
 
 def _to_device(data, device):

@@ -130,9 +130,13 @@ device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
     GPU with the most free memory), then Apple MPS, then the CPU. The choice
     is recorded in ``device_``.
 
-precision : {"float32", "float64"}, default="float32"
-    Floating-point type of the weights and of the data during training. X may
-    be float64 or float32 either way.""",
+precision : {"float32", "float64", "bfloat16", "float16"}, default="float32"
+    Numerics of training and prediction. ``"float32"`` and ``"float64"`` set
+    the type of the weights and of the data (X may be float64 or float32
+    either way). ``"bfloat16"`` and ``"float16"`` keep float32 weights and run
+    the forward pass in mixed precision (:func:`torch.autocast`), the loss in
+    float32; ``"float16"`` adds loss scaling. Mixed precision mostly pays off
+    on GPUs (tensor cores) and needs a stochastic solver.""",
     "{fitted_attributes}": """\
 loss_ : float
     The loss after the last epoch, penalties included.

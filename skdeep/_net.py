@@ -15,7 +15,9 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
 - ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
   formats a table after every epoch even when silent (a fifth of a small fit's
   time), and ``PassthroughScoring`` re-reads the batch history;
-- ``get_train_step_accumulator`` keeps the last loss of an LBFGS step.
+- ``get_train_step_accumulator`` keeps the last loss of an LBFGS step;
+- ``infer`` runs the forward pass under autocast for mixed precision, and
+  ``train_step`` scales float16 losses.
 
 Callbacks still get every ``on_batch_begin`` / ``on_batch_end`` /
 ``on_grad_computed`` / ``on_epoch_*`` notification, with the loss as a tensor.
@@ -53,15 +55,31 @@ class SkdeepNet(NeuralNet):
         ``weight_decay * w`` is added to the gradient of each weight matrix after
         backward: the gradient of an L2 penalty, as the optimizers' own
         ``weight_decay`` computes it, for all weights at once.
+    autocast : torch.dtype or None, default=None
+        Run the forward pass under :func:`torch.autocast` with this dtype
+        (``torch.bfloat16`` or ``torch.float16``); the loss is computed in
+        float32, and float16 gradients are loss-scaled.
     """
 
-    def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, weight_decay=0.0, **kwargs):
+    def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, weight_decay=0.0,
+                 autocast=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle = shuffle
         self.generator = generator
         self.l1 = l1
         self.l2 = l2
         self.weight_decay = weight_decay
+        self.autocast = autocast
+        self._grad_scaler = None
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # float16 gradients underflow without loss scaling; the scaler lives for one
+        # fit only, so that a pickled net holds no device state of it
+        if self.autocast == torch.float16:
+            self._grad_scaler = torch.amp.GradScaler(torch.device(self.device).type)
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        self._grad_scaler = None
 
     def _weight_matrices(self):
         return [p for p in self.module_.parameters() if p.ndim > 1]
@@ -95,9 +113,18 @@ class SkdeepNet(NeuralNet):
         # skorch's step without the closure and its accumulator: same notifications
         self.optimizer_.zero_grad()
         step = self.train_step_single(batch, **fit_params)
+        if self._grad_scaler is not None:
+            self._grad_scaler.unscale_(self.optimizer_)
+        for weight in self._decayed_weights:
+            if weight.grad is not None:
+                weight.grad.add_(weight.detach(), alpha=self.weight_decay)
         self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
                     batch=batch, training=True)
-        self.optimizer_.step()
+        if self._grad_scaler is None:
+            self.optimizer_.step()
+        else:
+            self._grad_scaler.step(self.optimizer_)  # skips steps with inf/nan gradients
+            self._grad_scaler.update()
         return step
 
     def train_step_single(self, batch, **fit_params):
@@ -105,12 +132,14 @@ class SkdeepNet(NeuralNet):
         X, y = batch
         y_pred = self.infer(X, **fit_params)
         loss = self.get_loss(y_pred, y, X=X, training=True)
-        loss.backward()
-        if self.weight_decay:
-            for weight in self._decayed_weights:
-                if weight.grad is not None:
-                    weight.grad.add_(weight.detach(), alpha=self.weight_decay)
+        (loss if self._grad_scaler is None else self._grad_scaler.scale(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def infer(self, x, **fit_params):
+        if self.autocast is None:
+            return super().infer(x, **fit_params)
+        with torch.autocast(torch.device(self.device).type, dtype=self.autocast):
+            return super().infer(x, **fit_params).float()
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(

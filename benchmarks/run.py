@@ -1,0 +1,415 @@
+"""Benchmarks: skdeep beside a hand-written PyTorch loop, plain skorch and sklearn's MLP.
+
+Every system trains on the same data in the same process, one after the other,
+and ratios are read within one run (the machines are shared and noisy).
+
+    python benchmarks/run.py                 # every CPU case, tables to docs/benchmarks-cpu.md
+    python benchmarks/run.py tabular small   # some cases, printed only
+    python benchmarks/run.py --device cuda   # GPU cases, tables to docs/benchmarks-cuda.md
+
+Cases: ``tabular`` (100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10
+epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
+``predict`` (batched inference), ``memory`` (1,000,000 x 100 float64, peak
+resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
+``cnn`` (LeNet on 3x32x32 images).
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+# -- measuring -----------------------------------------------------------------------
+
+
+def resident_mb():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakMemory:
+    """Peak resident memory (MB) above its level at entry, sampled every 20 ms.
+
+    The sampling thread wakes rarely: a thread that takes the GIL every few
+    milliseconds slows down the Python-heavy training loops it measures.
+    """
+
+    def __enter__(self):
+        self.start = self.peak = resident_mb()
+        self._running = True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while self._running:
+            self.peak = max(self.peak, resident_mb())
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        self._running = False
+        self._thread.join()
+        self.peak = max(self.peak, resident_mb())
+        self.increase = self.peak - self.start
+
+
+def timed(function, repeat=1):
+    """Median wall time of ``function()`` over ``repeat`` runs, and its last result."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# -- the systems ----------------------------------------------------------------------
+
+
+def mlp_module(n_features, hidden, n_classes):
+    layers, width = [], n_features
+    for size in hidden:
+        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
+        width = size
+    return torch.nn.Sequential(*layers, torch.nn.Linear(width, n_classes))
+
+
+def hand_written_fit(module, X, y, epochs, batch_size, lr, device):
+    """The reference loop: tensors converted once, randperm slicing."""
+    module = module.to(device)
+    X, y = torch.as_tensor(X, dtype=torch.float32, device=device), torch.as_tensor(y, device=device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr, fused=True)
+    module.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(X), device=device)
+        for start in range(0, len(X), batch_size):
+            index = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(module(X[index]), y[index])
+            loss.backward()
+            optimizer.step()
+    sync(device)
+    return module
+
+
+@torch.no_grad()
+def hand_written_predict(module, X, batch_size, device):
+    module.eval()
+    X = torch.as_tensor(X, dtype=torch.float32)
+    outputs = [module(X[start:start + batch_size].to(device)).softmax(dim=1).cpu()
+               for start in range(0, len(X), batch_size)]
+    return torch.cat(outputs).numpy()
+
+
+def accuracy(module, X, y, device):
+    return float((hand_written_predict(module, X, 4096, device).argmax(axis=1) == y).mean())
+
+
+def skorch_classifier(module_factory, epochs, batch_size, lr, device):
+    from skorch import NeuralNetClassifier
+
+    return NeuralNetClassifier(
+        module_factory, criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=lr,
+        max_epochs=epochs, batch_size=batch_size, train_split=None, iterator_train__shuffle=True,
+        device=str(device), verbose=0,
+    )
+
+
+def scikeras_available():
+    try:
+        import scikeras  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# -- cases ----------------------------------------------------------------------------
+
+
+def tabular_data(n_train=100_000, n_features=64, random_state=0):
+    X, y = make_classification(n_samples=n_train + 10_000, n_features=n_features, n_informative=40,
+                               n_redundant=10, n_classes=10, n_clusters_per_class=1, class_sep=2.0,
+                               random_state=random_state)
+    X = StandardScaler().fit_transform(X)
+    return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
+
+
+def case_tabular(device):
+    import sklearn.neural_network as sknn
+
+    import skdeep
+
+    X_train, X_test, y_train, y_test = tabular_data()
+    hidden, epochs, batch, lr = (256, 256), 10, 256, 1e-3
+    rows = []
+    warm_up(device)
+
+    def record(system, seconds, score, memory):
+        rows.append([system, f"{seconds:.2f} s", f"{len(X_train) * epochs / seconds:,.0f}",
+                     f"{score:.3f}", f"{memory:.0f} MB"])
+        return seconds
+
+    torch.manual_seed(0)
+    with PeakMemory() as memory:
+        hand_seconds, module = timed(lambda: hand_written_fit(
+            mlp_module(64, hidden, 10), X_train, y_train, epochs, batch, lr, device))
+    record("hand-written PyTorch loop", hand_seconds, accuracy(module, X_test, y_test, device), memory.increase)
+
+    clf = skdeep.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr,
+                               alpha=0.0, n_iter_no_change=epochs, device=str(device), random_state=0)
+    with PeakMemory() as memory:
+        skdeep_seconds, _ = timed(lambda: clf.fit(X_train, y_train))
+    record("skdeep MLPClassifier", skdeep_seconds, clf.score(X_test, y_test), memory.increase)
+
+    net = skorch_classifier(lambda: mlp_module(64, hidden, 10), epochs, batch, lr, device)
+    with PeakMemory() as memory:  # skorch needs float32 X and int64 y
+        skorch_seconds, _ = timed(lambda: net.fit(X_train.astype(np.float32), y_train.astype(np.int64)))
+    record("skorch NeuralNetClassifier", skorch_seconds,
+           float((net.predict(X_test.astype(np.float32)) == y_test).mean()), memory.increase)
+
+    if device.type == "cpu":
+        sk = sknn.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr, alpha=0.0,
+                                n_iter_no_change=epochs, random_state=0)
+        with PeakMemory() as memory:
+            sklearn_seconds, _ = timed(lambda: sk.fit(X_train, y_train))
+        record("scikit-learn MLPClassifier", sklearn_seconds, sk.score(X_test, y_test), memory.increase)
+        rows.append(["**skdeep / hand-written**", f"**{skdeep_seconds / hand_seconds:.2f}x**", "", "", ""])
+        rows.append(["**sklearn / skdeep**", f"**{sklearn_seconds / skdeep_seconds:.2f}x**", "", "", ""])
+    rows.append(["**skorch / skdeep**", f"**{skorch_seconds / skdeep_seconds:.2f}x**", "", "", ""])
+    return ("Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs",
+            ["system", "fit time", "samples/s", "test accuracy", "peak memory +"], rows)
+
+
+def warm_up(device):
+    """One short fit of each torch system, so that no timed fit pays one-time costs."""
+    import skdeep
+
+    X, y = np.random.RandomState(0).normal(size=(512, 64)), np.arange(512) % 10
+    hand_written_fit(mlp_module(64, (256, 256), 10), X, y, 2, 256, 1e-3, device)
+    skdeep.MLPClassifier((256, 256), max_iter=2, device=str(device)).fit(X, y)
+    skorch_classifier(lambda: mlp_module(64, (256, 256), 10), 2, 256, 1e-3, device).fit(
+        X.astype(np.float32), y.astype(np.int64))
+
+
+def case_small(device):
+    import sklearn.neural_network as sknn
+
+    import skdeep
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(hidden_layer_sizes=(100,), batch_size=200, max_iter=200, n_iter_no_change=200, random_state=0)
+    systems = {
+        "scikit-learn MLPClassifier": lambda: sknn.MLPClassifier(**params).fit(X, y),
+        "hand-written PyTorch loop": lambda: hand_written_fit(mlp_module(30, (100,), 2), X, y, 200, 200, 1e-3, device),
+        "skorch NeuralNetClassifier": lambda: skorch_classifier(
+            lambda: mlp_module(30, (100,), 2), 200, 200, 1e-3, device).fit(X.astype(np.float32), y),
+        "skdeep MLPClassifier": lambda: skdeep.MLPClassifier(device=str(device), **params).fit(X, y),
+    }
+    for fit in systems.values():  # steady state: the first fit in the process pays the warm-up
+        fit()
+    seconds = {name: timed(fit, repeat=5)[0] for name, fit in systems.items()}
+    rows = [[name, f"{value:.3f} s", f"{value / seconds['scikit-learn MLPClassifier']:.2f}x"]
+            for name, value in seconds.items()]
+    return ("Small fits: breast_cancer (569 x 30), (100,), 200 epochs, batch 200 (median of 5, steady state)",
+            ["system", "fit time", "vs scikit-learn"], rows)
+
+
+def case_predict(device):
+    import skdeep
+
+    X_train, X_test, y_train, _ = tabular_data(n_train=20_000)
+    X_big = np.tile(X_test, (20, 1))  # 200,000 rows
+    clf = skdeep.MLPClassifier((256, 256), max_iter=1, device=str(device), random_state=0).fit(X_train, y_train)
+    clf.predict_proba(X_big[:1000])
+    skdeep_seconds, _ = timed(lambda: clf.predict_proba(X_big), repeat=5)
+    hand_seconds, _ = timed(lambda: hand_written_predict(clf.module_, X_big, 4096, device), repeat=5)
+    rows = [["hand-written torch.no_grad() loop, batch 4096", f"{hand_seconds:.3f} s", "1.00x"],
+            ["skdeep predict_proba", f"{skdeep_seconds:.3f} s", f"{skdeep_seconds / hand_seconds:.2f}x"]]
+    return ("Prediction: predict_proba on 200,000 x 64 rows, (256, 256) network (median of 5)",
+            ["system", "time", "vs hand-written"], rows)
+
+
+_MEMORY_CHILD = """
+import resource, sys, numpy as np, warnings
+warnings.simplefilter("ignore")
+import skdeep
+rng = np.random.RandomState(0)
+skdeep.MLPClassifier((64,), max_iter=1).fit(rng.normal(size=(2000, 100)), np.arange(2000) % 2)  # torch's own start-up
+X = rng.normal(size=(1_000_000, 100))
+y = (X[:, 0] > 0).astype(int)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+skdeep.MLPClassifier((64,), batch_size=1024, max_iter=1, device=sys.argv[1], random_state=0).fit(X, y)
+print(X.nbytes / 2**20, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def case_memory(device):
+    output = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(device)], capture_output=True,
+                            text=True, check=True).stdout.split()
+    x_mb, before, after = map(float, output)
+    rows = [["X (float64), the user's array", f"{x_mb:.0f} MB"],
+            ["one float32 copy of X", f"{x_mb / 2:.0f} MB"],
+            ["peak resident memory added by fit", f"{after - before:.0f} MB"]]
+    return ("Memory: MLPClassifier((64,)).fit on 1,000,000 x 100 float64 (one epoch, peak RSS above the "
+            "level after X was made and torch had started)",
+            ["what", "size"], rows)
+
+
+def case_parallel(device):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    import skdeep
+
+    X, y = load_breast_cancer(return_X_y=True)
+    grid = {"mlpclassifier__hidden_layer_sizes": [(32,), (64,), (128,), (64, 64)],
+            "mlpclassifier__alpha": [1e-4, 1e-2]}
+    pipe = make_pipeline(StandardScaler(), skdeep.MLPClassifier(max_iter=300, n_iter_no_change=300,
+                                                                device=str(device), random_state=0))
+    # joblib keeps its worker processes between calls: start them (and their torch) first
+    GridSearchCV(pipe, {"mlpclassifier__max_iter": [1, 2]}, cv=2, n_jobs=2).fit(X, y)
+    seconds = {n_jobs: timed(lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X, y))[0]
+               for n_jobs in (1, 2)}
+    rows = [[f"n_jobs={n_jobs}", f"{value:.2f} s"] for n_jobs, value in seconds.items()]
+    rows.append(["**speed-up**", f"**{seconds[1] / seconds[2]:.2f}x**"])
+    return (f"Parallel search: GridSearchCV, 8 candidates x 3 folds, breast_cancer, 300 epochs each, "
+            f"{os.cpu_count()} cores, worker processes already started",
+            ["jobs", "time"], rows)
+
+
+def lenet(n_classes=10):
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 6, 5, padding="same"), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5, padding="same"), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(16 * 8 * 8, 120), torch.nn.ReLU(),
+        torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, n_classes))
+
+
+def case_cnn(device):
+    import skdeep
+
+    rng = np.random.RandomState(0)
+    n_images = 10_000 if device.type == "cpu" else 50_000
+    y = rng.randint(0, 10, n_images)
+    X = (rng.normal(size=(n_images, 3, 32, 32)) + y[:, None, None, None] / 5.0).astype(np.float32)
+    epochs, batch = 2, 128
+    warm_up(device)
+    torch.manual_seed(0)
+    hand_seconds, _ = timed(lambda: hand_written_fit(lenet(), X, y, epochs, batch, 1e-3, device))
+    clf = skdeep.CNNClassifier((6, 16), kernel_size=5, hidden_layer_sizes=(120, 84), batch_size=batch,
+                               max_iter=epochs, alpha=0.0, device=str(device), random_state=0)
+    skdeep_seconds, _ = timed(lambda: clf.fit(X, y))
+    net = skorch_classifier(lenet, epochs, batch, 1e-3, device)
+    skorch_seconds, _ = timed(lambda: net.fit(X, y.astype(np.int64)))
+    rows = [[name, f"{value:.2f} s", f"{n_images * epochs / value:,.0f}", f"{value / hand_seconds:.2f}x"]
+            for name, value in (("hand-written PyTorch loop", hand_seconds),
+                                ("skdeep CNNClassifier", skdeep_seconds),
+                                ("skorch NeuralNetClassifier", skorch_seconds))]
+    return (f"CNN: LeNet on {n_images:,} x 3x32x32 images, Adam, batch {batch}, {epochs} epochs",
+            ["system", "fit time", "images/s", "vs hand-written"], rows)
+
+
+def case_gpu_mlp(device):
+    """Issue 5's MLP rows: 1,000,000 x 100 -> (512, 512) -> 10, Adam, batches of 1024 and 256."""
+    import skdeep
+
+    rng = np.random.RandomState(0)
+    n_samples, epochs = 1_000_000, 2
+    X = rng.normal(size=(n_samples, 100)).astype(np.float32)
+    y = (X[:, :10] @ rng.normal(size=(10, 10))).argmax(axis=1)  # learnable labels
+    X_test, y_test = X[-50_000:], y[-50_000:]
+    warm_up(device)
+    rows = []
+    for batch in (1024, 256):
+        torch.manual_seed(0)
+        hand_seconds, module = timed(lambda: hand_written_fit(
+            mlp_module(100, (512, 512), 10), X, y, epochs, batch, 1e-3, device))
+        results = [("hand-written loop, data on the GPU", hand_seconds, accuracy(module, X_test, y_test, device))]
+        for precision in ("float32", "bfloat16"):
+            clf = skdeep.MLPClassifier((512, 512), batch_size=batch, max_iter=epochs, alpha=0.0,
+                                       n_iter_no_change=epochs, precision=precision, device=str(device),
+                                       random_state=0)
+            seconds, _ = timed(lambda: clf.fit(X, y))
+            results.append((f"skdeep, precision={precision!r}", seconds, clf.score(X_test, y_test)))
+        net = skorch_classifier(lambda: mlp_module(100, (512, 512), 10), epochs, batch, 1e-3, device)
+        seconds, _ = timed(lambda: net.fit(X, y.astype(np.int64)))
+        results.append(("skorch NeuralNetClassifier", seconds, float((net.predict(X_test) == y_test).mean())))
+        rows += [[f"batch {batch}", name, f"{n_samples * epochs / value:,.0f}", f"{hand_seconds / value:.2f}x",
+                  f"{score:.3f}"] for name, value, score in results]
+    return (f"GPU MLP: 1,000,000 x 100 -> (512, 512) -> 10, Adam, {epochs} epochs",
+            ["batch", "system", "samples/s", "speed vs hand-written", "accuracy"], rows)
+
+
+CASES = {"tabular": case_tabular, "small": case_small, "predict": case_predict, "memory": case_memory,
+         "parallel": case_parallel, "cnn": case_cnn, "gpu_mlp": case_gpu_mlp}
+CPU_CASES = ["tabular", "small", "predict", "memory", "parallel", "cnn"]
+
+
+# -- report ---------------------------------------------------------------------------
+
+
+def markdown_table(title, header, rows):
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def machine(device):
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
+    return (f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores{gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cases", nargs="*", help=f"any of {list(CASES)}; default: {CPU_CASES} on the CPU, "
+                        "tabular, predict, cnn and gpu_mlp on a GPU")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", type=Path, help="write the tables there (default: docs/benchmarks.md "
+                        "section for the device, when every case runs)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    default_cases = CPU_CASES if device.type == "cpu" else ["tabular", "predict", "cnn", "gpu_mlp"]
+    args.cases = args.cases or default_cases
+    unknown = set(args.cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown cases {sorted(unknown)}; choose from {list(CASES)}")
+    sections = [f"Measured {machine(device)}.\n"]
+    for name in args.cases:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        section = markdown_table(*CASES[name](device))
+        print(section, flush=True)
+        sections.append(section)
+    output = args.output or (DOCS.with_name(f"benchmarks-{device.type}.md") if args.cases == default_cases else None)
+    if output:
+        output.write_text("\n".join(sections))
+        print(f"written to {output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
