@@ -420,9 +420,12 @@ class BaseNeuralEstimator(BaseEstimator):
         X = self._validate_X(X, reset=False)
         dtype = next(self.module_.parameters()).dtype
         dataset = ArrayDataset(as_tensor_source(X, dtype, self._module_input_shape()), dtype=dtype)
+        # on a GPU: X goes over once when it fits, outputs are gathered there and
+        # copied back once, instead of a synchronising copy per batch
+        dataset = place_on_device(dataset, self.device_)
         with torch.inference_mode():
-            output = self.net_.forward(dataset)
-        return output.double().numpy()
+            output = self.net_.forward(dataset, device=self.device_)
+        return output.double().cpu().numpy()
 
 
 def dtype_to_numpy(dtype):

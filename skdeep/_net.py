@@ -71,6 +71,7 @@ class SkdeepNet(NeuralNet):
         self.weight_decay = weight_decay
         self.autocast = autocast
         self._grad_scaler = None
+        self._decayed_weights = []
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # float16 gradients underflow without loss scaling; the scaler lives for one
@@ -79,7 +80,10 @@ class SkdeepNet(NeuralNet):
             self._grad_scaler = torch.amp.GradScaler(torch.device(self.device).type)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
+        # hold no device tensors outside module_, optimizer_ and criterion_: those
+        # are the ones skorch maps to the CPU when a GPU model is unpickled there
         self._grad_scaler = None
+        self._decayed_weights = []
 
     def _weight_matrices(self):
         return [p for p in self.module_.parameters() if p.ndim > 1]

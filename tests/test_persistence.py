@@ -80,3 +80,27 @@ def test_module_and_device_are_views_of_the_net(data):
     clf = make(random_state=0, device="cpu").fit(X, y)
     assert clf.module_ is clf.net_.module_
     assert clf.device_ == torch.device("cpu")
+
+
+def _tensors_in(value):
+    if torch.is_tensor(value):
+        return 1
+    if isinstance(value, (list, tuple)):
+        return sum(_tensors_in(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_tensors_in(item) for item in value.values())
+    return 0
+
+
+@pytest.mark.parametrize("params", [dict(), dict(early_stopping=True), dict(precision="float16")])
+def test_a_fitted_net_keeps_tensors_only_where_skorch_maps_them_to_the_cpu(data, params):
+    # skorch remaps module_, optimizer_ and criterion_ when a GPU model is
+    # unpickled on a CPU-only machine; a tensor anywhere else would not load there
+    X, y = data
+    clf = make(random_state=0, **params).fit(X, y)
+    handled = tuple(clf.net_.cuda_dependent_attributes_)
+    stray = {name: value for name, value in vars(clf.net_).items()
+             if not name.startswith(handled) and _tensors_in(value)}
+    assert stray == {}
+    for _, callback in clf.net_.callbacks_:
+        assert _tensors_in(vars(callback)) == 0, callback
