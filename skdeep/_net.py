@@ -85,6 +85,15 @@ class SkdeepNet(NeuralNet):
         self._grad_scaler = None
         self._decayed_weights = []
 
+    def initialize(self):
+        super().initialize()
+        # skdeep passes module and criterion as instances, the same objects as
+        # module_ and criterion_: skorch must remap them to the CPU too when a
+        # GPU model is unpickled on a machine without one
+        missing = [name for name in ("module", "criterion") if name not in self.cuda_dependent_attributes_]
+        self.cuda_dependent_attributes_ = self.cuda_dependent_attributes_[:] + missing
+        return self
+
     def _weight_matrices(self):
         return [p for p in self.module_.parameters() if p.ndim > 1]
 
