@@ -291,7 +291,7 @@ def case_parallel(device):
                                                                 device=str(device), random_state=0))
     # joblib keeps its worker processes between calls: start them (and their torch) first
     GridSearchCV(pipe, {"mlpclassifier__max_iter": [1, 2]}, cv=2, n_jobs=2).fit(X, y)
-    seconds = {n_jobs: timed(lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X, y))[0]
+    seconds = {n_jobs: timed(lambda jobs=n_jobs: GridSearchCV(pipe, grid, cv=3, n_jobs=jobs).fit(X, y))[0]
                for n_jobs in (1, 2)}
     rows = [[f"n_jobs={n_jobs}", f"{value:.2f} s"] for n_jobs, value in seconds.items()]
     rows.append(["**speed-up**", f"**{seconds[1] / seconds[2]:.2f}x**"])
@@ -345,17 +345,17 @@ def case_gpu_mlp(device):
     rows = []
     for batch in (1024, 256):
         torch.manual_seed(0)
-        hand_seconds, module = timed(lambda: hand_written_fit(
+        hand_seconds, module = timed(lambda batch=batch: hand_written_fit(
             mlp_module(100, (512, 512), 10), X, y, epochs, batch, 1e-3, device))
         results = [("hand-written loop, data on the GPU", hand_seconds, accuracy(module, X_test, y_test, device))]
         for precision in ("float32", "bfloat16"):
             clf = skdeep.MLPClassifier((512, 512), batch_size=batch, max_iter=epochs, alpha=0.0,
                                        n_iter_no_change=epochs, precision=precision, device=str(device),
                                        random_state=0)
-            seconds, _ = timed(lambda: clf.fit(X, y))
+            seconds, _ = timed(lambda clf=clf: clf.fit(X, y))
             results.append((f"skdeep, precision={precision!r}", seconds, clf.score(X_test, y_test)))
         net = skorch_classifier(lambda: mlp_module(100, (512, 512), 10), epochs, batch, 1e-3, device)
-        seconds, _ = timed(lambda: net.fit(X, y.astype(np.int64)))
+        seconds, _ = timed(lambda net=net: net.fit(X, y.astype(np.int64)))
         results.append(("skorch NeuralNetClassifier", seconds, float((net.predict(X_test) == y_test).mean())))
         rows += [[f"batch {batch}", name, f"{n_samples * epochs / value:,.0f}", f"{hand_seconds / value:.2f}x",
                   f"{score:.3f}"] for name, value, score in results]

@@ -13,15 +13,15 @@ skdeep flattens samples of any shape, as Keras' ``Flatten`` does: pass the
 # %%
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
-
-# A fixed epoch budget, as in the original: no need to warn that it ends training.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skdeep import MLPClassifier
+
+# A fixed epoch budget, as in the original: no need to warn that it ends training.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 digits = load_digits()
 images = zoom(digits.images / 16.0, (1, 3.5, 3.5), order=1)  # (1797, 28, 28)

@@ -10,14 +10,14 @@ function of five inputs.
 # %%
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
-
-# A fixed epoch budget, as in the original: no need to warn that it ends training.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skdeep import MLPRegressor
+
+# A fixed epoch budget, as in the original: no need to warn that it ends training.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 rng = np.random.RandomState(0)
 X = rng.uniform(-1, 1, size=(2000, 5))

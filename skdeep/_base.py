@@ -225,7 +225,7 @@ class BaseNeuralEstimator(BaseEstimator):
         self.__dict__.pop("_random_state", None)
 
     def _validate_training_data(self, X, y, sample_weight, reset, classes):
-        X, y = self._validate_X(X, y, reset=reset)
+        X, y = self._validate_X_y(X, y, reset=reset)
         y = self._encode_targets(y, reset=reset, classes=classes)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         sample_weight = sample_weight * self._class_sample_weight(y)
@@ -233,18 +233,21 @@ class BaseNeuralEstimator(BaseEstimator):
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, y, sample_weight
 
-    def _validate_X(self, X, y="no_validation", *, reset):
-        """Validate X (and y), flattening samples of more than one dimension."""
-        shape = getattr(X, "shape", None)
-        sample_shape = None
-        if shape is not None and len(shape) > 2 and not sp.issparse(X):
-            sample_shape = tuple(shape[1:])
-            X = np.asarray(X).reshape(shape[0], -1)
-        kwargs = dict(accept_sparse=("csr", "csc"), dtype=(np.float32, np.float64), reset=reset)
-        if isinstance(y, str) and y == "no_validation":
-            X = validate_data(self, X, **kwargs)
-        else:
-            X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric, **kwargs)
+    def _validate_X_y(self, X, y, *, reset):
+        """Validate training data; samples of more than one dimension are flattened."""
+        X, sample_shape = _flatten_samples(X)
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=self._y_numeric, reset=reset, **_X_CHECKS)
+        self._check_sample_shape(X, sample_shape, reset=reset)
+        return X, y
+
+    def _validate_X(self, X):
+        """Validate data to predict on, against what fit saw."""
+        X, sample_shape = _flatten_samples(X)
+        X = validate_data(self, X, reset=False, **_X_CHECKS)
+        self._check_sample_shape(X, sample_shape, reset=False)
+        return X
+
+    def _check_sample_shape(self, X, sample_shape, *, reset):
         if reset:
             self.input_shape_ = sample_shape or (X.shape[1],)
         elif sample_shape is not None and sample_shape != tuple(self.input_shape_):
@@ -252,7 +255,6 @@ class BaseNeuralEstimator(BaseEstimator):
                 f"X has samples of shape {sample_shape}, but {type(self).__name__} was "
                 f"fitted on samples of shape {tuple(self.input_shape_)}."
             )
-        return X if isinstance(y, str) and y == "no_validation" else (X, y)
 
     def _resolve_batch_size(self, n_samples):
         if self.solver == "lbfgs":
@@ -417,7 +419,7 @@ class BaseNeuralEstimator(BaseEstimator):
     def _raw_predict(self, X):
         """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs)."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X)
         dtype = next(self.module_.parameters()).dtype
         dataset = ArrayDataset(as_tensor_source(X, dtype, self._module_input_shape()), dtype=dtype)
         # on a GPU: X goes over once when it fits, outputs are gathered there and
@@ -426,6 +428,17 @@ class BaseNeuralEstimator(BaseEstimator):
         with torch.inference_mode():
             output = self.net_.forward(dataset, device=self.device_)
         return output.double().cpu().numpy()
+
+
+_X_CHECKS = dict(accept_sparse=("csr", "csc"), dtype=(np.float32, np.float64))
+
+
+def _flatten_samples(X):
+    """Return X as 2-D rows, and the shape of one sample when it had more dimensions."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) <= 2 or sp.issparse(X):
+        return X, None
+    return np.asarray(X).reshape(shape[0], -1), tuple(shape[1:])
 
 
 def dtype_to_numpy(dtype):

@@ -114,11 +114,12 @@ class SkdeepNet(NeuralNet):
             sizes.append(len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
-        for record, loss, size in zip(self.history[-1]["batches"][-len(losses):], batch_losses, sizes):
+        for record, loss, size in zip(self.history[-1]["batches"][-len(losses):], batch_losses, sizes, strict=True):
             record[prefix + "_loss"] = loss
             record[prefix + "_batch_size"] = size
         self.history.record(prefix + "_batch_count", len(losses))
-        self.history.record(prefix + "_loss", sum(l * n for l, n in zip(batch_losses, sizes)) / sum(sizes))
+        weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
+        self.history.record(prefix + "_loss", weighted / sum(sizes))
 
     def train_step(self, batch, **fit_params):
         if isinstance(self.optimizer_, torch.optim.LBFGS):

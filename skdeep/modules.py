@@ -130,7 +130,7 @@ class MLP(nn.Module):
         super().__init__()
         widths = [n_features, *hidden_layer_sizes]
         layers = []
-        for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             linear = SparseLinear(n_in, n_out) if index == 0 else nn.Linear(n_in, n_out)
             layers.append(linear)
             if batch_norm:
@@ -238,10 +238,10 @@ class CNN(nn.Module):
                 blocks.append(norm(filters))
             blocks.append(make_activation(activation))
             if pool_size is not None:
-                window = [min(size, side) for size, side in zip(_per_dimension(pool_size, n_dims), sides)]
+                window = [min(size, side) for size, side in zip(_per_dimension(pool_size, n_dims), sides, strict=True)]
                 if any(size > 1 for size in window):
                     blocks.append(pool(tuple(window)))
-                    sides = [side // size for side, size in zip(sides, window)]
+                    sides = [side // size for side, size in zip(sides, window, strict=True)]
             channels = filters
         self.features = nn.Sequential(*blocks)
         self.head = MLP(int(channels * np.prod(sides)), n_outputs, hidden_layer_sizes,

@@ -3,7 +3,6 @@
 import warnings
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pytest
 import scipy.sparse as sp
