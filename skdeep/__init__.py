@@ -5,6 +5,7 @@ them through skorch.
 """
 
 from skdeep._cnn import CNNClassifier, CNNRegressor
+from skdeep._display import TrainingHistoryDisplay
 from skdeep._mlp import MLPClassifier, MLPRegressor
 from skdeep._torch import TorchClassifier, TorchRegressor
 
@@ -17,5 +18,6 @@ __all__ = [
     "MLPRegressor",
     "TorchClassifier",
     "TorchRegressor",
+    "TrainingHistoryDisplay",
     "__version__",
 ]

@@ -23,7 +23,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skdeep._callbacks import ConvergenceMonitor, DivergenceCheck, LearningRateSchedule, weight_penalty
+from skdeep._callbacks import (
+    ConvergenceMonitor,
+    DivergenceCheck,
+    EpochProgressBar,
+    LearningRateSchedule,
+    weight_penalty,
+)
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
@@ -322,8 +328,10 @@ class BaseNeuralEstimator(BaseEstimator):
                     self.learning_rate, self.learning_rate_init, self.power_t, total_steps)),
                 ("convergence", ConvergenceMonitor(
                     self.tol, self.n_iter_no_change, self.learning_rate == "adaptive",
-                    partial(self._reported_penalty, batch_weight), bool(self.verbose))),
+                    partial(self._reported_penalty, batch_weight), self.verbose == 1)),
             ]
+        if self.verbose >= 2:
+            callbacks.append(("progress", EpochProgressBar()))
         module = self._build_module(n_features, self.n_outputs_).to(device=device, dtype=dtype)
         net = SkdeepNet(
             module=module,
@@ -377,7 +385,11 @@ class BaseNeuralEstimator(BaseEstimator):
             if monitor is not None:
                 monitor.set_validation(valid_data, self._validation_score if early_stopping else None)
             epochs_before = len(net.history)
-            net.partial_fit(train_data, epochs=1 if incremental or self.solver == "lbfgs" else self.max_iter)
+            epochs = 1 if incremental or self.solver == "lbfgs" else self.max_iter
+            progress = dict(net.callbacks_).get("progress")
+            if progress is not None:
+                progress.total = epochs
+            net.partial_fit(train_data, epochs=epochs)
         self._record_training(net, monitor, epochs_before, len(train_data), incremental, reset)
 
     def _record_training(self, net, monitor, epochs_before, n_train, incremental, reset):

@@ -4,6 +4,7 @@ import math
 
 import torch
 from skorch.callbacks import Callback
+from tqdm.auto import tqdm
 
 
 def _set_learning_rate(net, value):
@@ -188,6 +189,33 @@ class ConvergenceMonitor(Callback):
         # estimator holds no training data and no device tensors.
         self._best_state = None
         self._validation = None
+
+
+class EpochProgressBar(Callback):
+    """A progress bar over the epochs, showing the running loss (``verbose >= 2``).
+
+    It advances once per epoch, so it costs nothing per batch; its postfix shows
+    the last epoch's loss, and its validation score with early stopping.
+    """
+
+    def __init__(self):
+        self.total = None
+        self._bar = None
+
+    def on_train_begin(self, net, **kwargs):
+        self._bar = tqdm(total=self.total, unit="epoch", leave=True)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        postfix = {"loss": f"{row.get('loss', row['train_loss']):.4g}"}
+        if "validation_score" in row:
+            postfix["validation"] = f"{row['validation_score']:.4g}"
+        self._bar.set_postfix(postfix, refresh=False)
+        self._bar.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        self._bar.close()
+        self._bar = None
 
 
 class LastStepAccumulator:

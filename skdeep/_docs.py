@@ -86,7 +86,9 @@ tol : float, default=1e-4
     ``early_stopping``) that counts as progress.
 
 verbose : bool or int, default=False
-    Print scikit-learn's ``Iteration N, loss = ...`` line after each epoch.
+    ``1`` (or True) prints scikit-learn's ``Iteration N, loss = ...`` line
+    after each epoch; ``2`` or more shows a progress bar over the epochs with
+    the running loss (and validation score), in a terminal or a notebook.
 
 warm_start : bool, default=False
     Continue from the previous fit's weights instead of starting afresh.

@@ -9,6 +9,7 @@ EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
-def test_example_runs(path, capsys):
+def test_example_runs(path, capsys, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # examples that plot draw off screen
     runpy.run_path(str(path), run_name="__main__")
     assert capsys.readouterr().out.strip()

@@ -1,0 +1,36 @@
+"""
+Training curves and scikit-learn's displays
+===========================================
+
+``TrainingHistoryDisplay`` draws a fitted network's loss and validation score
+per epoch, for an estimator, a Pipeline ending in one, or a search's best
+estimator. scikit-learn's own displays take skdeep estimators as they are.
+Needs matplotlib (``pip install skdeep[plot]``).
+"""
+
+# %%
+# Loss and validation score of the best model of a search
+# --------------------------------------------------------
+import matplotlib.pyplot as plt
+from sklearn.datasets import load_digits
+from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.model_selection import GridSearchCV, LearningCurveDisplay, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdeep import MLPClassifier, TrainingHistoryDisplay
+
+X, y = load_digits(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
+pipe = make_pipeline(StandardScaler(), MLPClassifier(early_stopping=True, random_state=0))
+search = GridSearchCV(pipe, {"mlpclassifier__dropout": [0.0, 0.3]}, cv=3).fit(X_train, y_train)
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+TrainingHistoryDisplay.from_estimator(search, ax=left, name="best of the search")
+
+# %%
+# A confusion matrix and a learning curve
+# ---------------------------------------
+ConfusionMatrixDisplay.from_estimator(search, X_test, y_test, ax=right, colorbar=False)
+LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=[0.2, 0.5, 1.0], cv=3)
+print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):.3f}")
