@@ -203,6 +203,8 @@ class BaseNeuralEstimator(BaseEstimator):
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         reset = not ((incremental or self.warm_start) and self.__sklearn_is_fitted__())
+        if reset:
+            self._forget_fit()  # nothing of a previous fit may leak into this one
         training_started = False
         try:
             X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset, classes)

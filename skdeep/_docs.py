@@ -139,6 +139,27 @@ precision : {"float32", "float64", "bfloat16", "float16"}, default="float32"
     the forward pass in mixed precision (:func:`torch.autocast`), the loss in
     float32; ``"float16"`` adds loss scaling. Mixed precision mostly pays off
     on GPUs (tensor cores) and needs a stochastic solver.""",
+    "{tabular_parameters}": """\
+categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, default=None
+    Columns learned as embeddings, as in scikit-learn's
+    HistGradientBoosting: ``"from_dtype"`` takes pandas ``category`` and
+    polars ``Categorical`` / ``Enum`` columns; or column names, indices or a
+    boolean mask. Each one is encoded to integer codes and looked up in a
+    learned embedding, concatenated with the numeric columns. Missing values
+    and categories not seen at fit get codes of their own instead of failing.
+    Numeric columns keep scikit-learn's rules (NaN is an error: impute first).
+
+embedding_dims : int, dict or None, default=None
+    Size of each embedding: None for ``min(50, (n_categories + 1) // 2)``, an
+    int for every column, or ``{column name: size}`` (others use the rule).""",
+    "{tabular_attributes}": """\
+is_categorical_ : ndarray of bool of shape (n_features_in_,) or None
+    Which columns were learned as embeddings, with ``categorical_features``.
+
+categorical_encoder_ : sklearn.preprocessing.OrdinalEncoder
+    The categories of each such column (``categories_``), with
+    ``categorical_features``. Codes 0 and 1 of an embedding are reserved for
+    missing values and unseen categories.""",
     "{fitted_attributes}": """\
 loss_ : float
     The loss after the last epoch, penalties included.

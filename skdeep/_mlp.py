@@ -1,23 +1,35 @@
 """Multi-layer perceptrons: drop-in upgrades of scikit-learn's MLPs."""
 
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from skdeep._base import store_parameters
+from skdeep._categorical import CategoricalEmbeddingMixin
 from skdeep._docs import fill_doc
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
-from skdeep.modules import MLP
+from skdeep.modules import MLP, EmbeddingMLP
+
+_TABULAR_CONSTRAINTS = {
+    "categorical_features": [None, StrOptions({"from_dtype"}), "array-like"],
+    "embedding_dims": [None, Interval(Integral, 1, None, closed="left"), dict],
+}
 
 
-class _MLPArchitecture:
-    """Builds the :class:`skdeep.modules.MLP` of an estimator's parameters."""
+class _MLPArchitecture(CategoricalEmbeddingMixin):
+    """Builds the :class:`skdeep.modules.MLP` (or its embedding variant) of an estimator's parameters."""
 
     def _build_module(self, n_features, n_outputs):
-        return MLP(
-            n_features,
-            n_outputs,
+        layers = dict(
             hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
             activation=self.activation,
             dropout=self.dropout,
             batch_norm=self.batch_norm,
         )
+        if getattr(self, "is_categorical_", None) is None:
+            return MLP(n_features, n_outputs, **layers)
+        return EmbeddingMLP(int(np.sum(~self.is_categorical_)), self._embedding_dims(), n_outputs, **layers)
 
 
 def as_layer_sizes(sizes):
@@ -45,6 +57,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
 
     {training_parameters}
 
+    {tabular_parameters}
+
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``:
         ``{label: weight}``, or ``"balanced"`` for weights inversely
@@ -57,6 +71,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         targets).
 
     {fitted_attributes}
+
+    {tabular_attributes}
 
     See Also
     --------
@@ -75,6 +91,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
     >>> round(clf.score(X, y), 2) > 0.9
     True
     """
+
+    _parameter_constraints: dict = {**NeuralClassifierBase._parameter_constraints, **_TABULAR_CONSTRAINTS}
 
     def __init__(
         self,
@@ -105,6 +123,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         dropout=0.0,
         batch_norm=False,
         l1=0.0,
+        categorical_features=None,
+        embedding_dims=None,
         class_weight=None,
         device="auto",
         precision="float32",
@@ -132,9 +152,13 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
 
     {training_parameters}
 
+    {tabular_parameters}
+
     Attributes
     ----------
     {fitted_attributes}
+
+    {tabular_attributes}
 
     See Also
     --------
@@ -153,6 +177,8 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
     >>> reg.score(X, y / 100) > 0.9
     True
     """
+
+    _parameter_constraints: dict = {**NeuralRegressorBase._parameter_constraints, **_TABULAR_CONSTRAINTS}
 
     def __init__(
         self,
@@ -184,6 +210,8 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         dropout=0.0,
         batch_norm=False,
         l1=0.0,
+        categorical_features=None,
+        embedding_dims=None,
         device="auto",
         precision="float32",
     ):

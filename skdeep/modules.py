@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "SklearnLoss", "SparseLinear", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "EmbeddingMLP", "SklearnLoss", "SparseLinear", "make_activation"]
 
 #: Activation names accepted by skdeep, mapped to their PyTorch modules.
 #: The first four are scikit-learn's names, the others are PyTorch extras.
@@ -153,6 +153,48 @@ class MLP(nn.Module):
         if x.layout == torch.strided and x.dim() > 2:
             x = x.flatten(start_dim=1)
         return self.layers(x)
+
+
+class EmbeddingMLP(nn.Module):
+    """An :class:`MLP` over numeric columns and learned embeddings of categorical ones.
+
+    The input rows hold the numeric columns first, then one integer code per
+    categorical column (as floats); each code column is looked up in its own
+    :class:`torch.nn.Embedding` and the embeddings are concatenated with the
+    numeric columns.
+
+    Parameters
+    ----------
+    n_numeric : int
+        Number of numeric columns, at the start of each row.
+    embeddings : sequence of (int, int)
+        ``(cardinality, dimension)`` of each categorical column.
+    n_outputs : int
+        Number of output units.
+    **mlp_params
+        ``hidden_layer_sizes``, ``activation``, ``dropout``, ``batch_norm`` of
+        the :class:`MLP`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import EmbeddingMLP
+    >>> net = EmbeddingMLP(n_numeric=2, embeddings=[(5, 3)], n_outputs=1, hidden_layer_sizes=(8,))
+    >>> net(torch.tensor([[0.5, -1.0, 4.0], [0.0, 2.0, 0.0]])).shape
+    torch.Size([2, 1])
+    """
+
+    def __init__(self, n_numeric, embeddings, n_outputs, **mlp_params):
+        super().__init__()
+        self.n_numeric = n_numeric
+        self.embeddings = nn.ModuleList(nn.Embedding(cardinality, dim) for cardinality, dim in embeddings)
+        width = n_numeric + sum(dim for _, dim in embeddings)
+        self.mlp = MLP(width, n_outputs, **mlp_params)
+
+    def forward(self, x):
+        codes = x[:, self.n_numeric:].long()
+        parts = [x[:, : self.n_numeric]] + [embed(codes[:, i]) for i, embed in enumerate(self.embeddings)]
+        return self.mlp(torch.cat(parts, dim=1))
 
 
 def _per_dimension(value, n_dims):

@@ -1,0 +1,132 @@
+"""Categorical columns learned as embeddings: which columns, and their codes.
+
+Numeric columns follow scikit-learn's rules (floats, NaN is an error);
+categorical columns are encoded with an :class:`~sklearn.preprocessing.OrdinalEncoder`
+whose codes start at 2: code 0 is a missing value and code 1 a category not
+seen at fit, so that neither fails at predict time. The codes are appended to
+the numeric columns as floats (exact for any realistic number of categories),
+and :class:`skdeep.modules.EmbeddingMLP` splits them off again.
+"""
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.preprocessing import OrdinalEncoder
+from sklearn.utils.validation import check_array, check_X_y, validate_data
+
+#: Reserved codes of a categorical column.
+MISSING_CODE, UNKNOWN_CODE = 0, 1
+_FIRST_CATEGORY = 2
+
+
+def _is_categorical_dtype(dtype):
+    return isinstance(dtype, pd.CategoricalDtype) or str(dtype).startswith(("Categorical", "Enum"))
+
+
+def _columns(X, indices):
+    """The columns ``indices`` of a pandas or polars DataFrame, or of an array."""
+    if hasattr(X, "iloc"):
+        return X.iloc[:, indices]
+    if hasattr(X, "select") and hasattr(X, "columns"):
+        return X.select([X.columns[i] for i in indices])
+    return np.asarray(X)[:, indices]
+
+
+def categorical_mask(X, categorical_features, n_features):
+    """Boolean mask of the categorical columns of X.
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    categorical_features : "from_dtype" or array-like
+        ``"from_dtype"`` takes pandas ``category`` and polars ``Categorical`` /
+        ``Enum`` columns; otherwise column names, column indices or a boolean
+        mask.
+    n_features : int
+
+    Returns
+    -------
+    mask : ndarray of bool of shape (n_features,)
+    """
+    if isinstance(categorical_features, str):  # "from_dtype", by the parameter's constraints
+        dtypes = getattr(X, "dtypes", None)
+        return np.array([_is_categorical_dtype(dtype) for dtype in dtypes] if dtypes is not None
+                        else [False] * n_features)
+    spec = np.asarray(categorical_features)
+    if spec.dtype.kind == "b":
+        if spec.shape != (n_features,):
+            raise ValueError(f"categorical_features as a mask needs {n_features} entries, got {spec.shape[0]}.")
+        return spec.copy()
+    mask = np.zeros(n_features, dtype=bool)
+    if spec.dtype.kind in "OUS":
+        columns = list(getattr(X, "columns", []))
+        unknown = [name for name in spec if name not in columns]
+        if unknown:
+            raise ValueError(f"categorical_features names {unknown} that are not columns of X.")
+        mask[[columns.index(name) for name in spec]] = True
+        return mask
+    if spec.size and (spec.min() < -n_features or spec.max() >= n_features):
+        raise ValueError(f"categorical_features has indices outside the {n_features} columns of X.")
+    mask[spec.astype(int)] = True
+    return mask
+
+
+def default_embedding_dim(n_categories):
+    """``min(50, (n_categories + 1) // 2)``, the classic rule of thumb."""
+    return int(min(50, (n_categories + 1) // 2))
+
+
+class CategoricalEmbeddingMixin:
+    """Validation of tabular X with categorical columns, for the MLP estimators."""
+
+    def _validate_X_y(self, X, y, *, reset):
+        if self.categorical_features is None:
+            return super()._validate_X_y(X, y, reset=reset)
+        return self._encode_tabular(X, y, reset=reset)
+
+    def _validate_X(self, X):
+        if getattr(self, "is_categorical_", None) is None:
+            return super()._validate_X(X)
+        return self._encode_tabular(X, None, reset=False)[0]
+
+    def _encode_tabular(self, X, y, *, reset):
+        if sp.issparse(X):
+            raise ValueError("categorical_features needs dense X (a DataFrame or an array), not a sparse matrix.")
+        X = validate_data(self, X, skip_check_array=True, reset=reset)  # names and column count only
+        if not hasattr(X, "shape"):
+            X = np.asarray(X, dtype=object)
+        if len(X.shape) != 2:
+            raise ValueError(f"categorical_features needs 2-D X (samples x columns); got shape {X.shape}.")
+        if reset:
+            self.is_categorical_ = categorical_mask(X, self.categorical_features, X.shape[1])
+            self.input_shape_ = (X.shape[1],)
+        mask = self.is_categorical_
+        numeric = _columns(X, np.flatnonzero(~mask))
+        if y is None:
+            numeric = check_array(numeric, dtype=(np.float32, np.float64), ensure_min_features=0)
+        else:
+            numeric, y = check_X_y(numeric, y, dtype=(np.float32, np.float64), multi_output=True,
+                                   y_numeric=self._y_numeric, ensure_min_features=0)
+        categories = np.asarray(_columns(X, np.flatnonzero(mask)), dtype=object)
+        categories[pd.isna(categories)] = np.nan  # None, NaN, NA, NaT: one missing value
+        if reset:
+            self.categorical_encoder_ = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=UNKNOWN_CODE - _FIRST_CATEGORY,
+                encoded_missing_value=MISSING_CODE - _FIRST_CATEGORY,
+            ).fit(categories)
+        codes = self.categorical_encoder_.transform(categories) + _FIRST_CATEGORY
+        return np.hstack([numeric, codes.astype(numeric.dtype)]), y
+
+    def _embedding_dims(self):
+        """Cardinality (reserved codes included) and embedding size of each categorical column."""
+        names = (list(self.feature_names_in_[self.is_categorical_]) if hasattr(self, "feature_names_in_")
+                 else list(np.flatnonzero(self.is_categorical_)))
+        sizes = []
+        for name, categories in zip(names, self.categorical_encoder_.categories_, strict=True):
+            cardinality = len(categories) + _FIRST_CATEGORY
+            if isinstance(self.embedding_dims, dict):
+                dim = self.embedding_dims.get(name, default_embedding_dim(len(categories)))
+            else:
+                dim = self.embedding_dims or default_embedding_dim(len(categories))
+            sizes.append((cardinality, int(dim)))
+        return sizes

@@ -1,0 +1,108 @@
+"""Categorical columns learned as embeddings, on the Palmer penguins."""
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from skdeep import MLPClassifier, MLPRegressor
+
+palmerpenguins = pytest.importorskip("palmerpenguins")
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    frame = palmerpenguins.load_penguins().dropna(subset=NUMERIC)
+    X = frame[["island", "sex", *NUMERIC]].astype({"island": "category", "sex": "category"})
+    X[NUMERIC] = (X[NUMERIC] - X[NUMERIC].mean()) / X[NUMERIC].std()
+    return train_test_split(X, frame["species"], stratify=frame["species"], random_state=0)
+
+
+def test_category_columns_become_embeddings(penguins):
+    X_train, X_test, y_train, y_test = penguins
+    clf = MLPClassifier(categorical_features="from_dtype", random_state=0).fit(X_train, y_train)
+    np.testing.assert_array_equal(clf.is_categorical_, [True, True, False, False, False, False])
+    assert [e.num_embeddings for e in clf.module_.embeddings] == [3 + 2, 3 + 2]  # + missing, unseen
+    assert clf.n_features_in_ == 6 and list(clf.feature_names_in_) == list(X_train.columns)
+    assert clf.score(X_test, y_test) > 0.95
+
+
+def test_unseen_categories_and_missing_values_get_reserved_codes(penguins):
+    X_train, X_test, y_train, _ = penguins
+    clf = MLPClassifier(categorical_features=["island", "sex"], random_state=0).fit(X_train, y_train)
+    odd = X_test.head(3).astype({"island": object, "sex": object})
+    odd.iloc[0, 0] = "Atlantis"
+    odd.iloc[1, 1] = None
+    assert clf.predict(odd).shape == (3,)
+    codes = clf._validate_X(odd)[:, -2:]
+    assert codes[0, 0] == 1 and codes[1, 1] == 0  # unseen, missing
+    assert (codes[2] >= 2).all()
+
+
+def test_names_indices_and_masks_select_the_same_columns(penguins):
+    X_train, _, y_train, _ = penguins
+    masks = [MLPClassifier(categorical_features=spec, max_iter=2).fit(X_train, y_train).is_categorical_
+             for spec in (["island", "sex"], [0, 1], [True, True, False, False, False, False], "from_dtype")]
+    for mask in masks[1:]:
+        np.testing.assert_array_equal(mask, masks[0])
+    with pytest.raises(ValueError, match="not columns of X"):
+        MLPClassifier(categorical_features=["beak"]).fit(X_train, y_train)
+
+
+def test_embedding_dims_can_be_set(penguins):
+    X_train, _, y_train, _ = penguins
+    clf = MLPClassifier(categorical_features="from_dtype", embedding_dims={"island": 7}, max_iter=2)
+    clf.fit(X_train, y_train)
+    assert [e.embedding_dim for e in clf.module_.embeddings] == [7, 2]
+    assert clf.coefs_[0].shape == (4 + 7 + 2, 100)
+
+
+def test_numeric_nan_is_still_an_error(penguins):
+    X_train, _, y_train, _ = penguins
+    X_nan = X_train.copy()
+    X_nan.iloc[0, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPClassifier(categorical_features="from_dtype").fit(X_nan, y_train)
+
+
+def test_polars_categoricals_and_a_regressor(penguins):
+    X_train, _, y_train, _ = penguins
+    columns = {name: X_train[name].astype(object).where(X_train[name].notna(), None).tolist()
+               for name in X_train.columns if name != "body_mass_g"}
+    features = pl.DataFrame(columns).with_columns(pl.col("island", "sex").cast(pl.Categorical))
+    target = X_train["body_mass_g"].to_numpy()
+    reg = MLPRegressor(categorical_features="from_dtype", learning_rate_init=0.01, random_state=0)
+    reg.fit(features, target)
+    np.testing.assert_array_equal(reg.is_categorical_, [True, True, False, False, False])
+    assert reg.score(features, target) > 0.7
+
+
+def test_embeddings_against_one_hot_in_a_grid_search(penguins):
+    X_train, X_test, y_train, y_test = penguins
+    raw = X_train.copy()
+    passthrough = ColumnTransformer(
+        [("numeric", make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
+         ("categories", "passthrough", make_column_selector(dtype_include="category"))],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    one_hot = ColumnTransformer(
+        [("numeric", make_pipeline(SimpleImputer(), StandardScaler()), NUMERIC),
+         ("categories", OneHotEncoder(handle_unknown="ignore"), ["island", "sex"])],
+    )
+    pipe = make_pipeline(passthrough, MLPClassifier(random_state=0))
+    search = GridSearchCV(pipe, [
+        {"columntransformer": [passthrough], "mlpclassifier__categorical_features": ["from_dtype"]},
+        {"columntransformer": [one_hot], "mlpclassifier__categorical_features": [None]},
+    ], cv=3).fit(raw, y_train)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.min() > 0.95 and abs(scores[0] - scores[1]) < 0.03
+    assert search.score(X_test, y_test) > 0.95
+    assert isinstance(search.best_estimator_[0].transform(raw.head()), pd.DataFrame)
