@@ -372,7 +372,7 @@ CPU_CASES = ["tabular", "small", "predict", "memory", "parallel", "cnn"]
 
 
 def markdown_table(title, header, rows):
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -399,7 +399,8 @@ def main():
     unknown = set(args.cases) - set(CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}; choose from {list(CASES)}")
-    sections = [f"Measured {machine(device)}.\n"]
+    title = "GPU" if device.type == "cuda" else "CPU"
+    sections = [f"# Benchmark tables: {title}\n", f"Measured {machine(device)}.\n"]
     for name in args.cases:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         section = markdown_table(*CASES[name](device))

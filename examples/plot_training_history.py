@@ -25,12 +25,12 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_sta
 pipe = make_pipeline(StandardScaler(), MLPClassifier(early_stopping=True, random_state=0))
 search = GridSearchCV(pipe, {"mlpclassifier__dropout": [0.0, 0.3]}, cv=3).fit(X_train, y_train)
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-TrainingHistoryDisplay.from_estimator(search, ax=left, name="best of the search")
+history = TrainingHistoryDisplay.from_estimator(search, name="best of the search")
+print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):.3f}")
 
 # %%
 # A confusion matrix and a learning curve
 # ---------------------------------------
-ConfusionMatrixDisplay.from_estimator(search, X_test, y_test, ax=right, colorbar=False)
-LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=[0.2, 0.5, 1.0], cv=3)
-print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):.3f}")
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+confusion = ConfusionMatrixDisplay.from_estimator(search, X_test, y_test, ax=left, colorbar=False)
+curve = LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=[0.2, 0.5, 1.0], cv=3, ax=right)

@@ -45,9 +45,11 @@ solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad"}, default="adam"
 
 alpha : float, default=0.0001
     Strength of the L2 penalty on the weight matrices (not on biases). As in
-    scikit-learn it adds ``alpha / 2 * ||W||^2 / n_batch`` to the loss; it is
-    applied as the optimizer's weight decay ``alpha / batch_size``, and for
-    ``"adamw"`` as its decoupled weight decay ``alpha``.
+    scikit-learn it stands for ``alpha / 2 * ||W||^2 / (batch's weight sum)``
+    in the loss; its gradient ``alpha / (batch_size * mean weight) * W`` is
+    added after backward (exact for full batches). For ``"adamw"`` it is the
+    decoupled weight decay coefficient; ``"lbfgs"`` adds the penalty to the
+    loss itself.
 
 batch_size : int or "auto", default="auto"
     Size of minibatches; ``"auto"`` is ``min(200, n_samples)``. Ignored by
@@ -153,7 +155,7 @@ embedding_dims : int, dict or None, default=None
     Size of each embedding: None for ``min(50, (n_categories + 1) // 2)``, an
     int for every column, or ``{column name: size}`` (others use the rule).""",
     "{tabular_attributes}": """\
-is_categorical_ : ndarray of bool of shape (n_features_in_,) or None
+is_categorical_ : ndarray of bool of shape (n_features,) or None
     Which columns were learned as embeddings, with ``categorical_features``.
 
 categorical_encoder_ : sklearn.preprocessing.OrdinalEncoder
@@ -188,7 +190,7 @@ intercepts_ : list of ndarray
 n_features_in_ : int
     Number of features (values per sample) seen during fit.
 
-feature_names_in_ : ndarray of shape (n_features_in_,)
+feature_names_in_ : ndarray of shape (n_features,)
     Names of the features seen during fit, when X had string column names.
 
 input_shape_ : tuple of int

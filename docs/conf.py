@@ -1,0 +1,54 @@
+"""Sphinx configuration of skdeep's documentation.
+
+Build: python -m sphinx -W --keep-going -b html docs docs/_build/html
+Fast (gallery not run): add -D plot_gallery=0
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import skdeep  # noqa: E402
+
+project = "skdeep"
+author = "the skdeep developers"
+copyright = "2026, the skdeep developers"
+version = release = skdeep.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build"]
+templates_path = ["_templates"]
+
+autosummary_generate = True
+autodoc_default_options = {"members": True}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+myst_heading_anchors = 3
+
+intersphinx_mapping = {}  # no network here: references stay plain text
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skdeep {version}"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r".*\.py",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "backreferences_dir": "generated/backreferences",
+    "doc_module": ("skdeep",),
+}
