@@ -17,6 +17,14 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # scikit-learn < 1.9 has no callback API
+
+    class CallbackSupportMixin:
+        """Stand-in on scikit-learn < 1.9: no ``set_callbacks``."""
+
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -28,6 +36,7 @@ from skdeep._callbacks import (
     DivergenceCheck,
     EpochProgressBar,
     LearningRateSchedule,
+    SklearnCallbackBridge,
     weight_penalty,
 )
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
@@ -85,7 +94,7 @@ def store_parameters(estimator, parameters):
             setattr(estimator, name, value)
 
 
-class BaseNeuralEstimator(BaseEstimator):
+class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
     """Shared fit/partial_fit/predict machinery of skdeep's estimators.
 
     Not for direct use: subclass one of the task bases in :mod:`skdeep._tasks`
@@ -334,6 +343,7 @@ class BaseNeuralEstimator(BaseEstimator):
             ]
         if self.verbose >= 2:
             callbacks.append(("progress", EpochProgressBar()))
+        callbacks.append(("sklearn_callbacks", SklearnCallbackBridge()))
         module = self._build_module(n_features, self.n_outputs_).to(device=device, dtype=dtype)
         net = SkdeepNet(
             module=module,
@@ -391,8 +401,25 @@ class BaseNeuralEstimator(BaseEstimator):
             progress = dict(net.callbacks_).get("progress")
             if progress is not None:
                 progress.total = epochs
-            net.partial_fit(train_data, epochs=epochs)
+            bridge = dict(net.callbacks_)["sklearn_callbacks"]
+            bridge.context = self._begin_callback_task(epochs, X, y)
+            bridge.estimator = self
+            try:
+                net.partial_fit(train_data, epochs=epochs)
+            finally:
+                context, bridge.context, bridge.estimator = bridge.context, None, None
+            if context is not None:
+                context.call_on_fit_task_end(estimator=self, X=X, y=y,
+                                             reconstruction_attributes=lambda: {"net_": net})
         self._record_training(net, monitor, epochs_before, len(train_data), incremental, reset)
+
+    def _begin_callback_task(self, epochs, X, y):
+        """Open the fit's task for scikit-learn's callbacks (None before scikit-learn 1.9)."""
+        if not hasattr(self, "_init_callback_context"):
+            return None
+        context = self._init_callback_context(max_subtasks=epochs)
+        context.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        return context
 
     def _record_training(self, net, monitor, epochs_before, n_train, incremental, reset):
         self.net_ = net

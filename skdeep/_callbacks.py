@@ -218,6 +218,39 @@ class EpochProgressBar(Callback):
         self._bar = None
 
 
+class SklearnCallbackBridge(Callback):
+    """Report each epoch to scikit-learn's callbacks (``sklearn.callback``, >= 1.9).
+
+    Each epoch is a subtask of the fit's callback context; a callback sees the
+    network as trained so far (``fitted_estimator``) and can ask training to
+    stop. The estimator sets ``context`` and ``estimator`` for one fit and
+    clears them after, so that no context is pickled with the model.
+    """
+
+    def __init__(self):
+        self.context = None
+        self.estimator = None
+        self._epoch = None
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.context is not None:
+            self._epoch = self.context.subcontext(task_name="epoch")
+            self._epoch.call_on_fit_task_begin(estimator=self.estimator)
+
+    def on_epoch_end(self, net, **kwargs):
+        if self._epoch is not None and self._end_epoch(net):
+            raise KeyboardInterrupt  # a callback asked to stop
+
+    def on_train_end(self, net, **kwargs):
+        if self._epoch is not None:  # another callback stopped training mid-epoch-end
+            self._end_epoch(net)
+
+    def _end_epoch(self, net):
+        epoch, self._epoch = self._epoch, None
+        return epoch.call_on_fit_task_end(
+            estimator=self.estimator, reconstruction_attributes=lambda: {"net_": net})
+
+
 class LastStepAccumulator:
     """Keep the last loss of an optimizer step (LBFGS evaluates many)."""
 
