@@ -4,7 +4,8 @@ Training curves and scikit-learn's displays
 
 ``TrainingHistoryDisplay`` draws a fitted network's loss and validation score
 per epoch, for an estimator, a Pipeline ending in one, or a search's best
-estimator. scikit-learn's own displays take skdeep estimators as they are.
+estimator. scikit-learn's own displays (confusion matrix, learning curve,
+validation curve) take skdeep estimators as they are.
 Needs matplotlib (``pip install skdeep[plot]``).
 """
 
@@ -14,7 +15,7 @@ Needs matplotlib (``pip install skdeep[plot]``).
 import matplotlib.pyplot as plt
 from sklearn.datasets import load_digits
 from sklearn.metrics import ConfusionMatrixDisplay
-from sklearn.model_selection import GridSearchCV, LearningCurveDisplay, train_test_split
+from sklearn.model_selection import GridSearchCV, LearningCurveDisplay, ValidationCurveDisplay, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -34,3 +35,10 @@ print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 confusion = ConfusionMatrixDisplay.from_estimator(search, X_test, y_test, ax=left, colorbar=False)
 curve = LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=[0.2, 0.5, 1.0], cv=3, ax=right)
+
+# %%
+# A validation curve over the L2 penalty
+# --------------------------------------
+alpha = ValidationCurveDisplay.from_estimator(
+    pipe, X_train, y_train, param_name="mlpclassifier__alpha", param_range=[1e-4, 1e-2, 1.0, 10.0], cv=3)
+alpha.ax_.set_xscale("log")
