@@ -135,6 +135,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         "l1": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "precision": [StrOptions(set(PRECISIONS))],
+        "compile": ["boolean", StrOptions({"default", "reduce-overhead", "max-autotune"})],
     }
 
     # -- what subclasses provide ------------------------------------------------
@@ -362,6 +363,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             # the loss: the gradient term alpha / batch_weight * W (exact for full
             # batches, in expectation otherwise), added after backward.
             weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
+            **_compile_options(self.compile),
         )
         return net.initialize()
 
@@ -469,6 +471,13 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         with torch.inference_mode():
             output = self.net_.forward(dataset, device=self.device_)
         return output.double().cpu().numpy()
+
+
+def _compile_options(compile):
+    """skorch's options for ``torch.compile`` of the module (its ``compile`` and ``compile__``)."""
+    if not compile:
+        return {}
+    return {"compile": True, **({"compile__mode": compile} if isinstance(compile, str) else {})}
 
 
 _X_CHECKS = dict(accept_sparse=("csr", "csc"), dtype=(np.float32, np.float64))

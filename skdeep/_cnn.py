@@ -139,6 +139,7 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
         class_weight=None,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())
 
@@ -223,5 +224,6 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
         l1=0.0,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())

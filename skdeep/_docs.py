@@ -140,7 +140,15 @@ precision : {"float32", "float64", "bfloat16", "float16"}, default="float32"
     either way). ``"bfloat16"`` and ``"float16"`` keep float32 weights and run
     the forward pass in mixed precision (:func:`torch.autocast`), the loss in
     float32; ``"float16"`` adds loss scaling. Mixed precision mostly pays off
-    on GPUs (tensor cores) and needs a stochastic solver.""",
+    on GPUs (tensor cores) and needs a stochastic solver.
+
+compile : bool or {"default", "reduce-overhead", "max-autotune"}, default=False
+    Compile the network with :func:`torch.compile` (through skorch's own
+    ``compile`` option): True for the default mode, or a mode name;
+    ``"reduce-overhead"`` captures CUDA graphs, which removes most kernel
+    launch costs on a GPU. Compiling takes from seconds to a minute at the
+    first fit, so it pays off on long fits only. The compiled model pickles
+    and predicts like any other.""",
     "{tabular_parameters}": """\
 categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, default=None
     Columns learned as embeddings, as in scikit-learn's

@@ -128,6 +128,7 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         class_weight=None,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())
 
@@ -214,5 +215,6 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         embedding_dims=None,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())

@@ -110,7 +110,7 @@ class SkdeepNet(NeuralNet):
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach())
+            losses.append(step["loss"].detach().clone())  # a CUDA-graph output is overwritten by the next step
             sizes.append(len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
@@ -151,9 +151,12 @@ class SkdeepNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         if self.autocast is None:
-            return super().infer(x, **fit_params)
-        with torch.autocast(torch.device(self.device).type, dtype=self.autocast):
-            return super().infer(x, **fit_params).float()
+            output = super().infer(x, **fit_params)
+        else:
+            with torch.autocast(torch.device(self.device).type, dtype=self.autocast):
+                output = super().infer(x, **fit_params).float()
+        # a compiled module's CUDA-graph outputs are overwritten by its next call
+        return output.clone() if self.compile else output
 
     def get_iterator(self, dataset, training=False):
         return BatchIterator(

@@ -126,6 +126,7 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         class_weight=None,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())
 
@@ -209,5 +210,6 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
         l1=0.0,
         device="auto",
         precision="float32",
+        compile=False,
     ):
         store_parameters(self, locals())

@@ -1,5 +1,6 @@
-"""Device resolution, data placement and out-of-memory advice (no GPU needed)."""
+"""Device resolution, data placement, out-of-memory advice, compilation (no GPU needed)."""
 
+import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_iris
@@ -62,3 +63,22 @@ def test_lbfgs_refuses_mixed_precision():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="needs a stochastic solver"):
         TorchClassifier(RunsOutOfMemory, solver="lbfgs", precision="bfloat16").fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")  # torch's own, on importing its compiler
+def test_a_compiled_network_trains_like_the_eager_one_and_pickles():
+    import pickle
+
+    from sklearn.datasets import load_digits
+
+    from skdeep import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    params = dict(hidden_layer_sizes=(32,), max_iter=3, early_stopping=True, random_state=0)
+    compiled = MLPClassifier(compile=True, **params).fit(X / 16, y)
+    eager = MLPClassifier(**params).fit(X / 16, y)
+    assert type(compiled.module_).__name__ == "OptimizedModule"
+    assert [c.shape for c in compiled.coefs_] == [c.shape for c in eager.coefs_]
+    np.testing.assert_allclose(compiled.predict_proba(X / 16), eager.predict_proba(X / 16), atol=1e-5)
+    restored = pickle.loads(pickle.dumps(compiled))
+    np.testing.assert_array_equal(restored.predict(X / 16), compiled.predict(X / 16))
