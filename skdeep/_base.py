@@ -431,7 +431,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         if monitor is None:  # lbfgs: one call of the optimizer runs all its iterations
             state = net.optimizer_.state[net.optimizer_.param_groups[0]["params"][0]]
             self.n_iter_ = int(state.get("n_iter", 0))
-            self.loss_ = self.best_loss_ = float(net.history[-1, "train_loss"])
+            self.loss_ = self.best_loss_ = float(net.history[-1]["train_loss"])
             if self.n_iter_ >= self.max_iter:
                 warnings.warn(
                     f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "

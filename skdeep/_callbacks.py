@@ -81,7 +81,7 @@ class DivergenceCheck(Callback):
     """
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"]
+        loss = net.history[-1]["train_loss"]
         if not math.isfinite(loss):
             raise ValueError(
                 f"Training diverged: the training loss became {loss} in epoch "
@@ -141,7 +141,7 @@ class ConvergenceMonitor(Callback):
         self.stopped = False
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"] + self.penalty(net)
+        loss = net.history[-1]["train_loss"] + self.penalty(net)
         self.loss_curve.append(loss)
         net.history.record("loss", loss)
         if self.verbose:
