@@ -171,7 +171,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
 
     @property
     def n_layers_(self):
-        """Number of layers, input and output layers included."""
+        """Number of dense layers plus one (scikit-learn's count, input and output included)."""
         return len(self._linear_layers()) + 1
 
     @property
@@ -305,7 +305,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         return dataset.subset(torch.from_numpy(train_index)), dataset.subset(torch.from_numpy(valid_index))
 
     def _solver_options(self):
-        """Keyword arguments of the optimizer, penalties included."""
+        """Keyword arguments of the optimizer (AdamW's decoupled weight decay included)."""
         if self.solver == "lbfgs":
             return dict(max_iter=self.max_iter, max_eval=self.max_fun, tolerance_grad=self.tol,
                         tolerance_change=np.finfo(float).eps, line_search_fn="strong_wolfe")

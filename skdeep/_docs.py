@@ -208,7 +208,8 @@ n_iter_ : int
     Number of epochs run (iterations for ``"lbfgs"``).
 
 n_layers_ : int
-    Number of layers, input and output layers included.
+    Number of dense layers plus one, scikit-learn's count (input and output
+    layers included); convolutional blocks and embeddings are not counted.
 
 n_outputs_ : int
     Number of output units.

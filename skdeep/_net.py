@@ -17,7 +17,9 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   time), and ``PassthroughScoring`` re-reads the batch history;
 - ``get_train_step_accumulator`` keeps the last loss of an LBFGS step;
 - ``infer`` runs the forward pass under autocast for mixed precision, and
-  ``train_step`` scales float16 losses.
+  ``train_step`` scales float16 losses;
+- with ``compile``, the outputs and losses that are kept beyond a step are
+  cloned: CUDA graphs overwrite their outputs at the next replay.
 
 Callbacks still get every ``on_batch_begin`` / ``on_batch_end`` /
 ``on_grad_computed`` / ``on_epoch_*`` notification, with the loss as a tensor.
@@ -40,8 +42,9 @@ class SkdeepNet(NeuralNet):
     Parameters
     ----------
     *args, **kwargs
-        As for :class:`skorch.NeuralNet`; ``module`` must return raw outputs
-        and ``criterion`` a loss per sample.
+        As for :class:`skorch.NeuralNet`; ``module`` must return raw outputs,
+        and ``criterion(raw, target, sample_weight)`` the batch's (weighted)
+        mean loss, as :class:`skdeep.modules.SklearnLoss` does.
     shuffle : bool, default=True
         Reshuffle the training rows at each epoch.
     generator : torch.Generator, default=None
@@ -110,7 +113,8 @@ class SkdeepNet(NeuralNet):
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            losses.append(step["loss"].detach().clone())  # a CUDA-graph output is overwritten by the next step
+            loss = step["loss"].detach()
+            losses.append(loss.clone() if self.compile else loss)  # CUDA graphs overwrite their outputs
             sizes.append(len(batch[0]))
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync

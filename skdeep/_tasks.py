@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from skdeep._base import STOCHASTIC_SOLVERS, BaseNeuralEstimator, dtype_to_numpy
 
@@ -272,6 +272,5 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
         prediction = self._output(self._raw_predict(X))
         return prediction.ravel() if self.n_outputs_ == 1 else prediction
