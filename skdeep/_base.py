@@ -327,7 +327,15 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         """The penalty scikit-learn's ``loss_`` includes, for stochastic solvers."""
         return weight_penalty(net.module_, self.l1, self.alpha) / batch_weight
 
-    def _build_net(self, n_features, train_data, batch_size, device, dtype):
+    def _build_net(self, n_features, train_data, batch_size, device, dtype, previous=None):
+        """Build and initialise the skorch net that trains the module.
+
+        With ``previous`` (a warm-started fit), the new net starts from its
+        weights, history and convergence state, as scikit-learn's MLP does: the
+        optimizer and the learning-rate schedule are built afresh from the
+        current parameters, so a new ``learning_rate_init``, ``alpha`` or
+        ``max_iter`` takes effect.
+        """
         n_train = len(train_data)
         mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
         batch_weight = batch_size * mean_weight  # the expected weight sum of a batch
@@ -337,7 +345,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             total_steps = self.max_iter * math.ceil(n_train / batch_size)
             callbacks += [
                 ("learning_rate", LearningRateSchedule(
-                    self.learning_rate, self.learning_rate_init, self.power_t, total_steps)),
+                    self.learning_rate, self.learning_rate_init, self.power_t, total_steps,
+                    samples_seen=0 if previous is None else self.t_)),
                 ("convergence", ConvergenceMonitor(
                     self.tol, self.n_iter_no_change, self.learning_rate == "adaptive",
                     partial(self._reported_penalty, batch_weight), self.verbose == 1)),
@@ -364,19 +373,19 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             # batches, in expectation otherwise), added after backward.
             weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
             **_compile_options(self.compile),
-        )
-        return net.initialize()
+        ).initialize()
+        if previous is not None:
+            _continue_training(net, previous)
+        return net
 
     def _train(self, X, y, sample_weight, reset, incremental):
         if reset:
-            device = resolve_device(self.device)
             self._random_state = (
                 check_random_state(self.random_state)
                 if self.random_state is not None
                 else np.random.RandomState(np.random.SeedSequence().generate_state(4))
             )
-        else:
-            device = self.device_
+        device = self.device_ if incremental and not reset else resolve_device(self.device)
         dtype, autocast = PRECISIONS[self.precision]
         if autocast is not None and self.solver == "lbfgs":
             raise ValueError(
@@ -392,7 +401,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(seed)
-            net = self._build_net(X.shape[1], train_data, batch_size, device, dtype) if reset else self.net_
+            if incremental and not reset:  # partial_fit: the running optimizer goes on
+                net = self.net_
+            else:
+                net = self._build_net(X.shape[1], train_data, batch_size, device, dtype,
+                                      previous=None if reset else self.net_)
             net.autocast = autocast
             net.generator = torch.Generator().manual_seed(seed)
             monitor = dict(net.callbacks_).get("convergence")
@@ -471,6 +484,22 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         with torch.inference_mode():
             output = self.net_.forward(dataset, device=self.device_)
         return output.double().cpu().numpy()
+
+
+def _continue_training(net, previous):
+    """Carry a fitted net's weights, history and convergence state over to ``net``."""
+    try:
+        net.module_.load_state_dict(previous.module_.state_dict())
+    except RuntimeError as error:
+        raise ValueError(
+            "warm_start=True continues from the previous fit's weights, so the network's "
+            "architecture must stay the same between fits; set warm_start=False to train "
+            f"a new network.\n{error}"
+        ) from error
+    net.history = previous.history
+    monitor, previous_monitor = dict(net.callbacks_).get("convergence"), dict(previous.callbacks_).get("convergence")
+    if monitor is not None and previous_monitor is not None:
+        monitor.resume(previous_monitor)
 
 
 def _compile_options(compile):

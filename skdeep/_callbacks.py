@@ -34,15 +34,18 @@ class LearningRateSchedule(Callback):
     power_t : float
     total_steps : int
         Number of batches the cosine and one-cycle schedules span.
+    samples_seen : int, default=0
+        Samples seen by earlier fits (a warm start), from which ``"invscaling"``
+        counts on.
     """
 
-    def __init__(self, schedule, lr_init, power_t, total_steps):
+    def __init__(self, schedule, lr_init, power_t, total_steps, samples_seen=0):
         self.schedule = schedule
         self.lr_init = lr_init
         self.power_t = power_t
         self.total_steps = total_steps
         self.step = 0
-        self.samples_seen = 0
+        self.samples_seen = samples_seen
 
     def _by_step(self):
         progress = min(self.step / max(self.total_steps, 1), 1.0)
@@ -103,7 +106,8 @@ class ConvergenceMonitor(Callback):
     validation set the weights of the best-scoring epoch are restored at the
     end of training.
 
-    Its state lives on across ``partial_fit`` and warm-started ``fit`` calls.
+    Its state lives on across ``partial_fit`` calls, and :meth:`resume` carries
+    it over to the monitor of a warm-started ``fit``.
 
     Parameters
     ----------
@@ -136,6 +140,14 @@ class ConvergenceMonitor(Callback):
     def set_validation(self, dataset, score):
         """Score each epoch with ``score(net, dataset)`` (None: no validation)."""
         self._validation = None if dataset is None else (dataset, score)
+
+    def resume(self, previous):
+        """Go on from ``previous``'s curves and counts (a warm-started fit)."""
+        self.loss_curve = list(previous.loss_curve)
+        self.validation_scores = list(previous.validation_scores)
+        self.best_loss = previous.best_loss
+        self.best_validation_score = previous.best_validation_score
+        self.no_improvement_count = previous.no_improvement_count
 
     def on_train_begin(self, net, **kwargs):
         self.stopped = False

@@ -93,7 +93,11 @@ verbose : bool or int, default=False
     the running loss (and validation score), in a terminal or a notebook.
 
 warm_start : bool, default=False
-    Continue from the previous fit's weights instead of starting afresh.
+    Continue from the previous fit's weights instead of starting afresh. As
+    in scikit-learn, each warm fit builds a new optimizer and learning-rate
+    schedule from the current parameters (a new ``learning_rate_init``,
+    ``alpha`` or ``max_iter`` takes effect), while the loss curve and the
+    stopping counts go on; the architecture must stay the same.
 
 momentum : float, default=0.9
     Momentum of ``"sgd"``.

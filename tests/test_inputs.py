@@ -229,7 +229,6 @@ def test_failed_warm_start_does_not_leave_a_fitted_looking_model():
     reg.set_params(learning_rate_init=10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reg.net_.set_params(lr=10.0)  # the running net keeps its optimizer: raise its rate too
         with pytest.raises(ValueError, match="diverged"):
             reg.fit(X * 1e3, y)
     with pytest.raises(NotFittedError):

@@ -261,6 +261,43 @@ def test_warm_start_continues_from_the_previous_weights(iris):
     assert cold.loss_ == pytest.approx(first_loss)
 
 
+def test_warm_start_builds_the_optimizer_from_the_current_parameters(iris):
+    # scikit-learn's MLP makes a new optimizer at each warm fit, so a new
+    # learning_rate_init takes effect; the weights and the curves go on.
+    X, y = iris
+    clf = MLPClassifier(max_iter=5, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        before = [coef.copy() for coef in clf.coefs_]
+        clf.set_params(learning_rate_init=1e-9, max_iter=1).fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 1e-9
+    for old, new in zip(before, clf.coefs_, strict=True):
+        np.testing.assert_allclose(new, old, atol=1e-6)
+    adam_steps = clf.net_.optimizer_.state[next(clf.module_.parameters())]["step"]
+    assert int(adam_steps) == -(-len(y) // 200)  # a fresh optimizer: one epoch of steps
+    assert clf.n_iter_ == 6 and len(clf.loss_curve_) == 6 and len(clf.history_) == 6
+
+
+def test_partial_fit_keeps_its_optimizer_running(iris):
+    X, y = iris
+    clf = MLPClassifier(random_state=0).partial_fit(X, y, classes=np.unique(y))
+    clf.set_params(learning_rate_init=1e-9).partial_fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert int(clf.net_.optimizer_.state[next(clf.module_.parameters())]["step"]) == 2
+
+
+def test_warm_start_with_another_architecture_is_refused(iris):
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match="architecture must stay the same"):
+        clf.set_params(hidden_layer_sizes=(9,)).fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
 def test_no_warnings_on_a_converging_fit(iris):
     X, y = iris
     with warnings.catch_warnings():
