@@ -32,6 +32,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from skdeep._callbacks import (
+    AnnealingSchedule,
     ConvergenceMonitor,
     DivergenceCheck,
     EpochProgressBar,
@@ -343,10 +344,13 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         callbacks = [("divergence", DivergenceCheck())]
         if stochastic:
             total_steps = self.max_iter * math.ceil(n_train / batch_size)
+            if self.learning_rate in ("cosine", "onecycle"):
+                schedule = AnnealingSchedule(self.learning_rate, self.learning_rate_init, total_steps)
+            else:
+                schedule = LearningRateSchedule(self.learning_rate, self.learning_rate_init, self.power_t,
+                                                samples_seen=0 if previous is None else self.t_)
             callbacks += [
-                ("learning_rate", LearningRateSchedule(
-                    self.learning_rate, self.learning_rate_init, self.power_t, total_steps,
-                    samples_seen=0 if previous is None else self.t_)),
+                ("learning_rate", schedule),
                 ("convergence", ConvergenceMonitor(
                     self.tol, self.n_iter_no_change, self.learning_rate == "adaptive",
                     partial(self._reported_penalty, batch_weight), self.verbose == 1)),

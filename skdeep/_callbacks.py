@@ -17,35 +17,60 @@ def _learning_rate(net):
 
 
 class LearningRateSchedule(Callback):
-    """Set the learning rate by schedule, and record it in the history.
+    """Set the learning rate after each epoch, and record it in the history.
 
     Parameters
     ----------
-    schedule : {"constant", "invscaling", "adaptive", "cosine", "onecycle"}
+    schedule : {"constant", "invscaling", "adaptive"}
         ``"invscaling"`` is scikit-learn's ``lr_init / (t + 1) ** power_t``
-        with ``t`` the number of samples seen, set after each epoch;
-        ``"cosine"`` anneals from ``lr_init`` towards 0 over ``total_steps``
-        batches; ``"onecycle"`` warms up from ``lr_init / 25`` to ``lr_init``
-        over the first 30% of the steps, then anneals to ``lr_init / 25e4``, as
-        :class:`torch.optim.lr_scheduler.OneCycleLR` does. ``"constant"`` and
-        ``"adaptive"`` leave the rate alone here (the convergence monitor
-        divides the adaptive rate).
+        with ``t`` the number of samples seen, set after each epoch.
+        ``"constant"`` and ``"adaptive"`` leave the rate alone here (the
+        convergence monitor divides the adaptive rate).
     lr_init : float
     power_t : float
-    total_steps : int
-        Number of batches the cosine and one-cycle schedules span.
     samples_seen : int, default=0
         Samples seen by earlier fits (a warm start), from which ``"invscaling"``
         counts on.
+
+    See Also
+    --------
+    AnnealingSchedule : the schedules set at every batch.
     """
 
-    def __init__(self, schedule, lr_init, power_t, total_steps, samples_seen=0):
+    def __init__(self, schedule, lr_init, power_t, samples_seen=0):
         self.schedule = schedule
         self.lr_init = lr_init
         self.power_t = power_t
+        self.samples_seen = samples_seen
+
+    def on_epoch_end(self, net, dataset_train=None, **kwargs):
+        self.samples_seen += len(dataset_train)
+        net.history.record("learning_rate", _learning_rate(net))
+        if self.schedule == "invscaling":
+            _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t)
+
+
+class AnnealingSchedule(LearningRateSchedule):
+    """Set the learning rate at every batch, by a cosine or one-cycle schedule.
+
+    ``"cosine"`` anneals from ``lr_init`` towards 0 over ``total_steps``
+    batches; ``"onecycle"`` warms up from ``lr_init / 25`` to ``lr_init`` over
+    the first 30% of the steps, then anneals to ``lr_init / 25e4``, as
+    :class:`torch.optim.lr_scheduler.OneCycleLR` does. Only these schedules
+    listen to every batch; the others cost nothing per step.
+
+    Parameters
+    ----------
+    schedule : {"cosine", "onecycle"}
+    lr_init : float
+    total_steps : int
+        Number of batches the schedule spans.
+    """
+
+    def __init__(self, schedule, lr_init, total_steps):
+        super().__init__(schedule, lr_init, power_t=None)
         self.total_steps = total_steps
         self.step = 0
-        self.samples_seen = samples_seen
 
     def _by_step(self):
         progress = min(self.step / max(self.total_steps, 1), 1.0)
@@ -59,21 +84,12 @@ class LearningRateSchedule(Callback):
         return high + (low - high) * 0.5 * (1.0 + math.cos(math.pi * phase))
 
     def on_train_begin(self, net, **kwargs):
-        if self.schedule in ("cosine", "onecycle"):
-            _set_learning_rate(net, self._by_step())
+        _set_learning_rate(net, self._by_step())
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        self.step += 1
-        self.samples_seen += len(batch[0])
-        if self.schedule in ("cosine", "onecycle"):
+        if training:
+            self.step += 1
             _set_learning_rate(net, self._by_step())
-
-    def on_epoch_end(self, net, **kwargs):
-        net.history.record("learning_rate", _learning_rate(net))
-        if self.schedule == "invscaling":
-            _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t)
 
 
 class DivergenceCheck(Callback):
@@ -279,10 +295,12 @@ class LastStepAccumulator:
 @torch.no_grad()
 def weight_penalty(module, l1, l2):
     """Return ``l1 * sum |w| + l2 / 2 * sum w**2`` over the weight matrices of ``module``."""
-    weights = torch.nn.utils.parameters_to_vector(p for p in module.parameters() if p.ndim > 1)
-    penalty = 0.0
+    if not (l1 or l2):
+        return 0.0
+    weights = [p for p in module.parameters() if p.ndim > 1]
+    norms = []
     if l1:
-        penalty += l1 * weights.abs().sum()
+        norms.append(l1 * torch.stack(torch._foreach_norm(weights, 1)).sum())
     if l2:
-        penalty += 0.5 * l2 * weights.square().sum()
-    return float(penalty)
+        norms.append(0.5 * l2 * torch.stack(torch._foreach_norm(weights, 2)).square().sum())
+    return float(sum(norms))

@@ -112,6 +112,12 @@ class ArrayDataset(torch.utils.data.Dataset):
         tensors = [self.X, self.y, self.sample_weight]
         return sum(t.element_size() * t.numel() for t in tensors if torch.is_tensor(t))
 
+    def is_on(self, device):
+        """Whether every batch is built on ``device`` already (nothing to move)."""
+        # sparse X is sliced on the host
+        return all(t.device == device if torch.is_tensor(t) else device.type == "cpu"
+                   for t in (self.X, self.y, self.sample_weight) if t is not None)
+
     def pin_memory(self):
         """Return the dataset with its dense tensors in page-locked host memory."""
         return ArrayDataset(*(t.pin_memory() if torch.is_tensor(t) else t
@@ -210,10 +216,11 @@ class BatchIterator:
 
     def __iter__(self):
         n_samples = len(self.dataset)
+        device = None if self.device is None or self.dataset.is_on(self.device) else self.device
         order = torch.randperm(n_samples, generator=self.generator) if self.shuffle else None
         if order is not None and torch.is_tensor(self.dataset.X):
             order = order.to(self.dataset.X.device)
         for start in range(0, n_samples, self.batch_size):
             stop = start + self.batch_size
             index = slice(start, stop) if order is None else order[start:stop]
-            yield self.dataset.batch(index, self.device)
+            yield self.dataset.batch(index, device)

@@ -27,6 +27,7 @@ Callbacks still get every ``on_batch_begin`` / ``on_batch_end`` /
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from skdeep._callbacks import LastStepAccumulator
@@ -75,6 +76,7 @@ class SkdeepNet(NeuralNet):
         self.autocast = autocast
         self._grad_scaler = None
         self._decayed_weights = []
+        self._optimized_parameters = []
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # float16 gradients underflow without loss scaling; the scaler lives for one
@@ -87,6 +89,7 @@ class SkdeepNet(NeuralNet):
         # are the ones skorch maps to the CPU when a GPU model is unpickled there
         self._grad_scaler = None
         self._decayed_weights = []
+        self._optimized_parameters = []
 
     def initialize(self):
         super().initialize()
@@ -100,6 +103,28 @@ class SkdeepNet(NeuralNet):
     def _weight_matrices(self):
         return [p for p in self.module_.parameters() if p.ndim > 1]
 
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        self._listeners = {}
+        return self
+
+    def listeners(self, method_name):
+        """The callbacks whose ``method_name`` does something (not Callback's no-op)."""
+        listeners = self._listeners.get(method_name)
+        if listeners is None:
+            listeners = self._listeners[method_name] = [
+                callback for _, callback in self.callbacks_
+                if getattr(type(callback), method_name) is not getattr(Callback, method_name)
+            ]
+        return listeners
+
+    def notify(self, method_name, **cb_kwargs):
+        # as skorch's, skipping the callbacks that inherit the hook as a no-op: a
+        # step notifies three hooks, and most callbacks only act once per epoch
+        getattr(self, method_name)(self, **cb_kwargs)
+        for callback in self.listeners(method_name):
+            getattr(callback, method_name)(self, **cb_kwargs)
+
     def get_default_callbacks(self):
         return [(name, callback) for name, callback in super().get_default_callbacks()
                 if name == "epoch_timer"]
@@ -107,8 +132,10 @@ class SkdeepNet(NeuralNet):
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if iterator is None:
             return
-        self._set_training(training)
+        if self.module_.training != training:  # skorch sets the mode at every call: a walk over all modules
+            self._set_training(training)
         self._decayed_weights = self._weight_matrices() if training and self.weight_decay else []
+        self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
         losses, sizes = [], []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
@@ -129,21 +156,28 @@ class SkdeepNet(NeuralNet):
         if isinstance(self.optimizer_, torch.optim.LBFGS):
             return super().train_step(batch, **fit_params)  # LBFGS needs skorch's closure
         # skorch's step without the closure and its accumulator: same notifications
-        self.optimizer_.zero_grad()
+        # the optimizer's zero_grad(set_to_none=True) without its profiler and dynamo wrappers
+        # (a tenth of a small fit's time)
+        for parameter in self._optimized_parameters:
+            parameter.grad = None
         step = self.train_step_single(batch, **fit_params)
         if self._grad_scaler is not None:
             self._grad_scaler.unscale_(self.optimizer_)
-        for weight in self._decayed_weights:
-            if weight.grad is not None:
-                weight.grad.add_(weight.detach(), alpha=self.weight_decay)
-        self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                    batch=batch, training=True)
+        if self._decayed_weights:
+            self._decay_gradients()
+        if self.listeners("on_grad_computed"):
+            self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                        batch=batch, training=True)
         if self._grad_scaler is None:
             self.optimizer_.step()
         else:
             self._grad_scaler.step(self.optimizer_)  # skips steps with inf/nan gradients
             self._grad_scaler.update()
         return step
+
+    def _decay_gradients(self):
+        weights = [w for w in self._decayed_weights if w.grad is not None]
+        torch._foreach_add_([w.grad for w in weights], [w.detach() for w in weights], alpha=self.weight_decay)
 
     def train_step_single(self, batch, **fit_params):
         # as skorch's, without switching the module to train mode at every batch
@@ -153,12 +187,17 @@ class SkdeepNet(NeuralNet):
         (loss if self._grad_scaler is None else self._grad_scaler.scale(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
 
+    def _module_output(self, x, **fit_params):
+        if torch.is_tensor(x):  # a batch of skdeep's, on the device already: skip skorch's to_tensor
+            return self.module_(x, **fit_params)
+        return super().infer(x, **fit_params)
+
     def infer(self, x, **fit_params):
         if self.autocast is None:
-            output = super().infer(x, **fit_params)
+            output = self._module_output(x, **fit_params)
         else:
             with torch.autocast(torch.device(self.device).type, dtype=self.autocast):
-                output = super().infer(x, **fit_params).float()
+                output = self._module_output(x, **fit_params).float()
         # a compiled module's CUDA-graph outputs are overwritten by its next call
         return output.clone() if self.compile else output
 

@@ -343,8 +343,9 @@ class SklearnLoss(nn.Module):
         functional = nn.functional
         if self.kind == "log_loss":
             return functional.cross_entropy(raw, target)
-        if self.kind == "binary_log_loss":
-            return functional.binary_cross_entropy_with_logits(raw, target, reduction="sum") / len(raw)
+        if self.kind == "binary_log_loss":  # summed over the output columns, averaged over samples
+            mean = functional.binary_cross_entropy_with_logits(raw, target)
+            return mean if raw.shape[1] == 1 else mean * raw.shape[1]
         if self.kind == "squared_error":
             return 0.5 * functional.mse_loss(raw, target)
         return self.per_sample(raw, target).mean()
