@@ -91,6 +91,9 @@ class SkdeepNet(NeuralNet):
         self._decayed_weights = []
         self._optimized_parameters = []
 
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        pass  # skorch opens the batch's history row here; run_single_epoch writes them all at once
+
     def initialize(self):
         super().initialize()
         # skdeep passes module and criterion as instances, the same objects as
@@ -142,12 +145,13 @@ class SkdeepNet(NeuralNet):
             step = step_fn(batch, **fit_params)
             loss = step["loss"].detach()
             losses.append(loss.clone() if self.compile else loss)  # CUDA graphs overwrite their outputs
-            sizes.append(len(batch[0]))
+            sizes.append(batch[0].shape[0])
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
-        for record, loss, size in zip(self.history[-1]["batches"][-len(losses):], batch_losses, sizes, strict=True):
-            record[prefix + "_loss"] = loss
-            record[prefix + "_batch_size"] = size
+        self.history[-1]["batches"].extend(
+            {prefix + "_loss": loss, prefix + "_batch_size": size}
+            for loss, size in zip(batch_losses, sizes, strict=True)
+        )
         self.history.record(prefix + "_batch_count", len(losses))
         weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
         self.history.record(prefix + "_loss", weighted / sum(sizes))
