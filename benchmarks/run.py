@@ -213,7 +213,28 @@ def warm_up(device):
         X.astype(np.float32), y.astype(np.int64))
 
 
-SMALL_ROUNDS, SMALL_BLOCK = 3, 3
+ROUNDS, BLOCK = 5, 3
+
+
+def compare(systems, reference):
+    """Time each of ``systems`` (name -> function) against ``reference``; return table rows.
+
+    Rounds of blocks: a slow spell of the machine hits every system, while within
+    a block each system runs in steady state (the first run of a block is not
+    timed: it pays the switch from the previous system, OpenBLAS threads still
+    spinning for instance). The fastest run is the system's own cost (timeit's
+    advice: slower runs are other processes interfering); the median shows how
+    much this machine's noise adds.
+    """
+    times = {name: [] for name in systems}
+    for _ in range(ROUNDS):
+        for name, function in systems.items():
+            function()
+            times[name] += [timed(function)[0] for _ in range(BLOCK)]
+    best = {name: min(values) for name, values in times.items()}
+    median = {name: statistics.median(values) for name, values in times.items()}
+    return [[name, f"{best[name]:.3f} s", f"{best[name] / best[reference]:.2f}x",
+             f"{median[name]:.3f} s", f"{median[name] / median[reference]:.2f}x"] for name in systems]
 
 
 def case_small(device):
@@ -224,30 +245,16 @@ def case_small(device):
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     params = dict(hidden_layer_sizes=(100,), batch_size=200, max_iter=200, n_iter_no_change=200, random_state=0)
-    systems = {
-        "scikit-learn MLPClassifier": lambda: sknn.MLPClassifier(**params).fit(X, y),
+    reference = "scikit-learn MLPClassifier"
+    rows = compare({
+        reference: lambda: sknn.MLPClassifier(**params).fit(X, y),
         "hand-written PyTorch loop": lambda: hand_written_fit(mlp_module(30, (100,), 2), X, y, 200, 200, 1e-3, device),
         "skorch NeuralNetClassifier": lambda: skorch_classifier(
             lambda: mlp_module(30, (100,), 2), 200, 200, 1e-3, device).fit(X.astype(np.float32), y),
         "skdeep MLPClassifier": lambda: skdeep.MLPClassifier(device=str(device), **params).fit(X, y),
-    }
-    times = {name: [] for name in systems}
-    # Rounds of blocks: a slow spell of the machine hits every system, while within a
-    # block each system runs in steady state (the first fit of a block is not timed:
-    # it pays the switch from the previous system, e.g. OpenBLAS threads still spinning).
-    for _ in range(SMALL_ROUNDS):
-        for name, fit in systems.items():
-            fit()
-            times[name] += [timed(fit)[0] for _ in range(SMALL_BLOCK)]
-    # The minimum is the fit's own cost (timeit's advice: slower runs are other
-    # processes interfering); the median shows how much this machine's noise adds.
-    best = {name: min(values) for name, values in times.items()}
-    median = {name: statistics.median(values) for name, values in times.items()}
-    reference = "scikit-learn MLPClassifier"
-    rows = [[name, f"{best[name]:.3f} s", f"{best[name] / best[reference]:.2f}x",
-             f"{median[name]:.3f} s", f"{median[name] / median[reference]:.2f}x"] for name in systems]
+    }, reference)
     return (f"Small fits: breast_cancer (569 x 30), (100,), 200 epochs, batch 200 "
-            f"({SMALL_ROUNDS} rounds x {SMALL_BLOCK} runs, steady state)",
+            f"({ROUNDS} rounds x {BLOCK} runs, steady state)",
             ["system", "fastest fit", "vs scikit-learn", "median fit", "vs scikit-learn"], rows)
 
 
@@ -257,13 +264,14 @@ def case_predict(device):
     X_train, X_test, y_train, _ = tabular_data(n_train=20_000)
     X_big = np.tile(X_test, (20, 1))  # 200,000 rows
     clf = skdeep.MLPClassifier((256, 256), max_iter=1, device=str(device), random_state=0).fit(X_train, y_train)
-    clf.predict_proba(X_big[:1000])
-    skdeep_seconds, _ = timed(lambda: clf.predict_proba(X_big), repeat=5)
-    hand_seconds, _ = timed(lambda: hand_written_predict(clf.module_, X_big, 4096, device), repeat=5)
-    rows = [["hand-written torch.no_grad() loop, batch 4096", f"{hand_seconds:.3f} s", "1.00x"],
-            ["skdeep predict_proba", f"{skdeep_seconds:.3f} s", f"{skdeep_seconds / hand_seconds:.2f}x"]]
-    return ("Prediction: predict_proba on 200,000 x 64 rows, (256, 256) network (median of 5)",
-            ["system", "time", "vs hand-written"], rows)
+    reference = "hand-written torch.no_grad() loop, batch 4096"
+    rows = compare({
+        reference: lambda: hand_written_predict(clf.module_, X_big, 4096, device),
+        "skdeep predict_proba": lambda: clf.predict_proba(X_big),
+    }, reference)
+    return (f"Prediction: predict_proba on 200,000 x 64 float64 rows, (256, 256) network "
+            f"({ROUNDS} rounds x {BLOCK} runs)",
+            ["system", "fastest", "vs hand-written", "median", "vs hand-written"], rows)
 
 
 _MEMORY_CHILD = """

@@ -476,8 +476,12 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
 
     # -- prediction ---------------------------------------------------------------
 
-    def _raw_predict(self, X):
-        """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs)."""
+    def _raw_predict(self, X, transform=None):
+        """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs).
+
+        ``transform``, a function of the float64 output tensor, runs on the
+        device before the copy back (probabilities, say).
+        """
         check_is_fitted(self)
         X = self._validate_X(X)
         dtype = next(self.module_.parameters()).dtype
@@ -486,8 +490,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         # copied back once, instead of a synchronising copy per batch
         dataset = place_on_device(dataset, self.device_)
         with torch.inference_mode():
-            output = self.net_.forward(dataset, device=self.device_)
-        return output.double().cpu().numpy()
+            output = self.net_.forward(dataset, device=self.device_).double()
+            if transform is not None:
+                output = transform(output)
+        return output.cpu().numpy()
 
 
 def _continue_training(net, previous):

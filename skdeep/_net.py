@@ -205,6 +205,14 @@ class SkdeepNet(NeuralNet):
         # a compiled module's CUDA-graph outputs are overwritten by its next call
         return output.clone() if self.compile else output
 
+    def evaluation_step(self, batch, training=False):
+        # as skorch's, setting the module's mode only when it changes (skorch walks
+        # every module at each batch)
+        with torch.set_grad_enabled(training):
+            if self.module_.training != training:
+                self._set_training(training)
+            return self.infer(batch[0])
+
     def get_iterator(self, dataset, training=False):
         return BatchIterator(
             dataset,

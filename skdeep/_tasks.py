@@ -6,8 +6,10 @@ stopping. Each architecture (MLP, CNN, a user's module) then only says which
 module to build.
 """
 
+from functools import partial
+
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
+import torch
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
@@ -171,11 +173,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             Probability of each class, in the order of ``classes_`` (for
             multilabel targets, the probability of each label).
         """
-        raw = self._raw_predict(X)
-        if self.out_activation_ == "softmax":
-            return softmax(raw, axis=1)
-        positive = expit(raw)
-        return positive if self._multilabel else np.hstack([1.0 - positive, positive])
+        return self._raw_predict(X, transform=self._probabilities)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates, computed stably.
@@ -189,10 +187,14 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log(predict_proba(X))``.
         """
-        raw = self._raw_predict(X)
+        return self._raw_predict(X, transform=partial(self._probabilities, log=True))
+
+    def _probabilities(self, raw, log=False):
+        """(Log-)probabilities from raw outputs, computed on the device by fused kernels."""
         if self.out_activation_ == "softmax":
-            return log_softmax(raw, axis=1)
-        return log_expit(raw) if self._multilabel else np.hstack([log_expit(-raw), log_expit(raw)])
+            return raw.log_softmax(dim=1) if log else raw.softmax(dim=1)
+        positive = torch.nn.functional.logsigmoid if log else torch.sigmoid
+        return positive(raw) if self._multilabel else torch.cat([positive(-raw), positive(raw)], dim=1)
 
 
 class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
