@@ -11,7 +11,8 @@ Cases: ``tabular`` (100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10
 epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
 ``predict`` (batched inference), ``memory`` (1,000,000 x 100 float64, peak
 resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
-``cnn`` (LeNet on 3x32x32 images).
+``cnn`` (LeNet on 3x32x32 images), ``vgg`` (five conv blocks with batch norm on
+3x32x32 images), ``gpu_mlp`` (issue 5's 1,000,000 x 100 MLP rows, for CUDA).
 """
 
 import argparse
@@ -330,28 +331,70 @@ def lenet(n_classes=10):
         torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, n_classes))
 
 
-def case_cnn(device):
+VGG_FILTERS = (64, 128, 256, 256, 512)
+
+
+def vgg(n_classes=10):
+    """Five conv blocks with batch norm, 3x32x32 -> 512 x 1 x 1, and a 256-unit head."""
+    layers, channels = [], 3
+    for filters in VGG_FILTERS:
+        layers += [torch.nn.Conv2d(channels, filters, 3, padding="same"), torch.nn.BatchNorm2d(filters),
+                   torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+        channels = filters
+    return torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.Linear(512, 256), torch.nn.BatchNorm1d(256),
+                               torch.nn.ReLU(), torch.nn.Linear(256, n_classes))
+
+
+def image_data(n_images, random_state=0):
+    """Learnable 3x32x32 images: the class shifts the pixel mean."""
+    rng = np.random.RandomState(random_state)
+    y = rng.randint(0, 10, n_images + 2_000)
+    X = (rng.normal(size=(len(y), 3, 32, 32)) + y[:, None, None, None] / 5.0).astype(np.float32)
+    return X[:n_images], X[n_images:], y[:n_images], y[n_images:]
+
+
+def cnn_rows(hand_module, architecture, n_images, epochs, batch, device, with_skorch):
+    """The hand loop, skdeep in each memory format and with bfloat16, and skorch, on one CNN."""
     import skdeep
 
-    rng = np.random.RandomState(0)
-    n_images = 10_000 if device.type == "cpu" else 50_000
-    y = rng.randint(0, 10, n_images)
-    X = (rng.normal(size=(n_images, 3, 32, 32)) + y[:, None, None, None] / 5.0).astype(np.float32)
-    epochs, batch = 2, 128
-    warm_up(device)
+    X, X_test, y, y_test = image_data(n_images)
     torch.manual_seed(0)
-    hand_seconds, _ = timed(lambda: hand_written_fit(lenet(), X, y, epochs, batch, 1e-3, device))
-    clf = skdeep.CNNClassifier((6, 16), kernel_size=5, hidden_layer_sizes=(120, 84), batch_size=batch,
-                               max_iter=epochs, alpha=0.0, device=str(device), random_state=0)
-    skdeep_seconds, _ = timed(lambda: clf.fit(X, y))
-    net = skorch_classifier(lenet, epochs, batch, 1e-3, device)
-    skorch_seconds, _ = timed(lambda: net.fit(X, y.astype(np.int64)))
-    rows = [[name, f"{value:.2f} s", f"{n_images * epochs / value:,.0f}", f"{value / hand_seconds:.2f}x"]
-            for name, value in (("hand-written PyTorch loop", hand_seconds),
-                                ("skdeep CNNClassifier", skdeep_seconds),
-                                ("skorch NeuralNetClassifier", skorch_seconds))]
+    hand_seconds, module = timed(lambda: hand_written_fit(hand_module(), X, y, epochs, batch, 1e-3, device))
+    results = [("hand-written PyTorch loop (contiguous)", hand_seconds, accuracy(module, X_test, y_test, device))]
+    for label, options in (("memory_format='contiguous'", {"memory_format": "contiguous"}),
+                           ("defaults (channels_last)", {}),
+                           ("precision='bfloat16'", {"precision": "bfloat16"})):
+        clf = skdeep.CNNClassifier(**architecture, batch_size=batch, max_iter=epochs, alpha=0.0,
+                                   device=str(device), random_state=0, **options)
+        seconds, _ = timed(lambda clf=clf: clf.fit(X, y))
+        results.append((f"skdeep CNNClassifier, {label}", seconds, clf.score(X_test, y_test)))
+    if with_skorch:
+        net = skorch_classifier(hand_module, epochs, batch, 1e-3, device)
+        seconds, _ = timed(lambda: net.fit(X, y.astype(np.int64)))
+        results.append(("skorch NeuralNetClassifier", seconds, float((net.predict(X_test) == y_test).mean())))
+    return [[name, f"{value:.2f} s", f"{n_images * epochs / value:,.0f}", f"{score:.3f}",
+             f"{value / hand_seconds:.2f}x"] for name, value, score in results]
+
+
+CNN_COLUMNS = ["system", "fit time", "images/s", "test accuracy", "time vs hand-written"]
+
+
+def case_cnn(device):
+    n_images, epochs, batch = (10_000 if device.type == "cpu" else 50_000), 2, 128
+    warm_up(device)
+    rows = cnn_rows(lenet, dict(conv_filters=(6, 16), kernel_size=5, hidden_layer_sizes=(120, 84)),
+                    n_images, epochs, batch, device, with_skorch=True)
     return (f"CNN: LeNet on {n_images:,} x 3x32x32 images, Adam, batch {batch}, {epochs} epochs",
-            ["system", "fit time", "images/s", "vs hand-written"], rows)
+            CNN_COLUMNS, rows)
+
+
+def case_vgg(device):
+    n_images, epochs, batch = (4_096 if device.type == "cpu" else 50_000), 2, 256
+    warm_up(device)
+    rows = cnn_rows(vgg, dict(conv_filters=VGG_FILTERS, batch_norm=True, hidden_layer_sizes=(256,)),
+                    n_images, epochs, batch, device, with_skorch=device.type != "cpu")
+    return (f"CNN: VGG-style, 5 conv blocks {VGG_FILTERS} with batch norm, on {n_images:,} x 3x32x32 "
+            f"images, Adam, batch {batch}, {epochs} epochs", CNN_COLUMNS, rows)
 
 
 def case_gpu_mlp(device):
@@ -389,8 +432,8 @@ def case_gpu_mlp(device):
 
 
 CASES = {"tabular": case_tabular, "small": case_small, "predict": case_predict, "memory": case_memory,
-         "parallel": case_parallel, "cnn": case_cnn, "gpu_mlp": case_gpu_mlp}
-CPU_CASES = ["tabular", "small", "predict", "memory", "parallel", "cnn"]
+         "parallel": case_parallel, "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
+CPU_CASES = ["tabular", "small", "predict", "memory", "parallel", "cnn", "vgg"]
 
 
 # -- report ---------------------------------------------------------------------------
@@ -419,7 +462,7 @@ def main():
                         "section for the device, when every case runs)")
     args = parser.parse_args()
     device = torch.device(args.device)
-    default_cases = CPU_CASES if device.type == "cpu" else ["tabular", "predict", "cnn", "gpu_mlp"]
+    default_cases = CPU_CASES if device.type == "cpu" else ["tabular", "predict", "cnn", "vgg", "gpu_mlp"]
     args.cases = args.cases or default_cases
     unknown = set(args.cases) - set(CASES)
     if unknown:

@@ -17,6 +17,7 @@ _CNN_CONSTRAINTS = {
     "pool_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
     "input_shape": [tuple, list, None],
     "data_format": [StrOptions({"channels_first", "channels_last"})],
+    "memory_format": [StrOptions({"channels_last", "contiguous"})],
 }
 
 
@@ -52,6 +53,8 @@ class _CNNArchitecture:
             dropout=self.dropout,
             batch_norm=self.batch_norm,
             channels_last=self.data_format == "channels_last",
+            # LBFGS flattens parameters and gradients with view(-1): contiguous only
+            memory_format="contiguous" if self.solver == "lbfgs" else self.memory_format,
         )
 
 
@@ -112,6 +115,7 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
         *,
         input_shape=None,
         data_format="channels_first",
+        memory_format="channels_last",
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -197,6 +201,7 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
         *,
         input_shape=None,
         data_format="channels_first",
+        memory_format="channels_last",
         loss="squared_error",
         solver="adam",
         alpha=0.0001,

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -103,3 +104,32 @@ def test_flat_rows_in_a_pipeline_and_grid_search_over_conv_filters(digits):
     # a CNN straight on the DataFrame keeps its column names
     cnn = CNNClassifier(input_shape=(1, 8, 8), **{**SMALL, "max_iter": 1}).fit(X / 16, y)
     assert list(cnn.feature_names_in_) == list(X.columns)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_memory_formats_train_the_same_network(data_format, digits):
+    images, y = digits
+    X = images[:600, None] if data_format == "channels_first" else images[:600, :, :, None]
+    fitted = {
+        memory_format: CNNClassifier(data_format=data_format, memory_format=memory_format, batch_norm=True,
+                                     **SMALL).fit(X, y[:600])
+        for memory_format in ("contiguous", "channels_last")
+    }
+    # the second conv: a one-channel input makes the first one's layouts coincide
+    conv = {name: [m for m in clf.module_.features if isinstance(m, torch.nn.Conv2d)][1].weight
+            for name, clf in fitted.items()}
+    assert conv["channels_last"].is_contiguous(memory_format=torch.channels_last)
+    assert not conv["contiguous"].is_contiguous(memory_format=torch.channels_last)
+    # the same training, up to float rounding (which Adam's normalisation amplifies a little)
+    np.testing.assert_allclose(conv["channels_last"].detach(), conv["contiguous"].detach(), atol=1e-4)
+    # the same function: equal weights give equal outputs in either layout
+    fitted["channels_last"].module_.load_state_dict(fitted["contiguous"].module_.state_dict())
+    np.testing.assert_allclose(fitted["channels_last"].predict_proba(X), fitted["contiguous"].predict_proba(X),
+                               atol=1e-6)
+
+
+def test_lbfgs_trains_a_channels_last_cnn_in_the_contiguous_layout(digits):
+    images, y = digits
+    clf = CNNClassifier(solver="lbfgs", memory_format="channels_last", **SMALL).fit(images[:300, None], y[:300])
+    assert all(p.is_contiguous() for p in clf.module_.parameters())
+    assert clf.n_iter_ > 0
