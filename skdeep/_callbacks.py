@@ -297,10 +297,10 @@ def weight_penalty(module, l1, l2):
     """Return ``l1 * sum |w| + l2 / 2 * sum w**2`` over the weight matrices of ``module``."""
     if not (l1 or l2):
         return 0.0
-    weights = [p for p in module.parameters() if p.ndim > 1]
-    norms = []
+    weights = torch.cat([p.reshape(-1) for p in module.parameters() if p.ndim > 1])
+    penalty = 0.0
     if l1:
-        norms.append(l1 * torch.stack(torch._foreach_norm(weights, 1)).sum())
+        penalty += l1 * float(weights.abs().sum())
     if l2:
-        norms.append(0.5 * l2 * torch.stack(torch._foreach_norm(weights, 2)).square().sum())
-    return float(sum(norms))
+        penalty += 0.5 * l2 * float(torch.dot(weights, weights))
+    return penalty
