@@ -480,7 +480,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs).
 
         ``transform``, a function of the float64 output tensor, runs on the
-        device before the copy back (probabilities, say).
+        device before the copy back (probabilities, say); it may modify that
+        tensor in place.
         """
         check_is_fitted(self)
         X = self._validate_X(X)

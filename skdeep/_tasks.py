@@ -192,7 +192,14 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
     def _probabilities(self, raw, log=False):
         """(Log-)probabilities from raw outputs, computed on the device by fused kernels."""
         if self.out_activation_ == "softmax":
-            return raw.log_softmax(dim=1) if log else raw.softmax(dim=1)
+            # written out: on the CPU, torch's softmax kernel takes 3-4x longer over a
+            # few class columns (15 ms vs 4 ms for 200,000 x 10 in float64)
+            # (in place: raw is a fresh float64 copy, and large fresh buffers cost page faults)
+            shifted = raw.sub_(raw.amax(dim=1, keepdim=True))
+            if log:
+                return shifted.sub_(shifted.exp().sum(dim=1, keepdim=True).log_())
+            exp = shifted.exp_()
+            return exp.div_(exp.sum(dim=1, keepdim=True))
         positive = torch.nn.functional.logsigmoid if log else torch.sigmoid
         return positive(raw) if self._multilabel else torch.cat([positive(-raw), positive(raw)], dim=1)
 
