@@ -157,6 +157,9 @@ def tabular_data(n_train=100_000, n_features=64, random_state=0):
     return X[:n_train], X[n_train:], y[:n_train], y[n_train:]
 
 
+TABULAR_ROUNDS = 3
+
+
 def case_tabular(device):
     import sklearn.neural_network as sknn
 
@@ -164,43 +167,59 @@ def case_tabular(device):
 
     X_train, X_test, y_train, y_test = tabular_data()
     hidden, epochs, batch, lr = (256, 256), 10, 256, 1e-3
-    rows = []
     warm_up(device)
 
-    def record(system, seconds, score, memory):
-        rows.append([system, f"{seconds:.2f} s", f"{len(X_train) * epochs / seconds:,.0f}",
-                     f"{score:.3f}", f"{memory:.0f} MB"])
-        return seconds
+    def hand_written():
+        torch.manual_seed(0)
+        module = hand_written_fit(mlp_module(64, hidden, 10), X_train, y_train, epochs, batch, lr, device)
+        return accuracy(module, X_test, y_test, device)
 
-    torch.manual_seed(0)
-    with PeakMemory() as memory:
-        hand_seconds, module = timed(lambda: hand_written_fit(
-            mlp_module(64, hidden, 10), X_train, y_train, epochs, batch, lr, device))
-    record("hand-written PyTorch loop", hand_seconds, accuracy(module, X_test, y_test, device), memory.increase)
+    def skdeep_fit(precision):
+        clf = skdeep.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr, alpha=0.0,
+                                   n_iter_no_change=epochs, precision=precision, device=str(device), random_state=0)
+        return clf.fit(X_train, y_train).score(X_test, y_test)
 
-    clf = skdeep.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr,
-                               alpha=0.0, n_iter_no_change=epochs, device=str(device), random_state=0)
-    with PeakMemory() as memory:
-        skdeep_seconds, _ = timed(lambda: clf.fit(X_train, y_train))
-    record("skdeep MLPClassifier", skdeep_seconds, clf.score(X_test, y_test), memory.increase)
+    def skorch_fit():  # skorch needs float32 X and int64 y
+        net = skorch_classifier(lambda: mlp_module(64, hidden, 10), epochs, batch, lr, device)
+        net.fit(X_train.astype(np.float32), y_train.astype(np.int64))
+        return float((net.predict(X_test.astype(np.float32)) == y_test).mean())
 
-    net = skorch_classifier(lambda: mlp_module(64, hidden, 10), epochs, batch, lr, device)
-    with PeakMemory() as memory:  # skorch needs float32 X and int64 y
-        skorch_seconds, _ = timed(lambda: net.fit(X_train.astype(np.float32), y_train.astype(np.int64)))
-    record("skorch NeuralNetClassifier", skorch_seconds,
-           float((net.predict(X_test.astype(np.float32)) == y_test).mean()), memory.increase)
-
-    if device.type == "cpu":
+    def sklearn_fit():
         sk = sknn.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr, alpha=0.0,
                                 n_iter_no_change=epochs, random_state=0)
-        with PeakMemory() as memory:
-            sklearn_seconds, _ = timed(lambda: sk.fit(X_train, y_train))
-        record("scikit-learn MLPClassifier", sklearn_seconds, sk.score(X_test, y_test), memory.increase)
-        rows.append(["**skdeep / hand-written**", f"**{skdeep_seconds / hand_seconds:.2f}x**", "", "", ""])
-        rows.append(["**sklearn / skdeep**", f"**{sklearn_seconds / skdeep_seconds:.2f}x**", "", "", ""])
-    rows.append(["**skorch / skdeep**", f"**{skorch_seconds / skdeep_seconds:.2f}x**", "", "", ""])
-    return ("Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs",
-            ["system", "fit time", "samples/s", "test accuracy", "peak memory +"], rows)
+        return sk.fit(X_train, y_train).score(X_test, y_test)
+
+    systems = {"hand-written PyTorch loop": hand_written,
+               "skdeep MLPClassifier": lambda: skdeep_fit("float32"),
+               "skdeep MLPClassifier, precision='bfloat16'": lambda: skdeep_fit("bfloat16"),
+               "skorch NeuralNetClassifier": skorch_fit}
+    if device.type == "cpu":
+        systems["scikit-learn MLPClassifier"] = sklearn_fit
+    times, scores, memory = {name: [] for name in systems}, {}, {}
+    for _ in range(TABULAR_ROUNDS):  # whole fits take seconds: rounds of one fit per system
+        for name, fit in systems.items():
+            with PeakMemory() as peak:
+                seconds, scores[name] = timed(fit)
+            times[name].append(seconds)
+            memory[name] = max(memory.get(name, 0.0), peak.increase)
+    best = {name: min(values) for name, values in times.items()}
+    median = {name: statistics.median(values) for name, values in times.items()}
+    rows = [[name, f"{best[name]:.2f} s", f"{median[name]:.2f} s", f"{len(X_train) * epochs / best[name]:,.0f}",
+             f"{scores[name]:.3f}", f"{memory[name]:.0f} MB"] for name in systems]
+
+    def ratio(label, numerator, denominator):
+        rows.append([f"**{label}**", f"**{best[numerator] / best[denominator]:.2f}x**",
+                     f"**{median[numerator] / median[denominator]:.2f}x**", "", "", ""])
+
+    skdeep_name = "skdeep MLPClassifier"
+    ratio("skdeep / hand-written", skdeep_name, "hand-written PyTorch loop")
+    if device.type == "cpu":
+        ratio("sklearn / skdeep", "scikit-learn MLPClassifier", skdeep_name)
+        ratio("sklearn / skdeep bfloat16", "scikit-learn MLPClassifier", skdeep_name + ", precision='bfloat16'")
+    ratio("skorch / skdeep", "skorch NeuralNetClassifier", skdeep_name)
+    return (f"Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs "
+            f"({TABULAR_ROUNDS} rounds)",
+            ["system", "fastest fit", "median fit", "samples/s (fastest)", "test accuracy", "peak memory +"], rows)
 
 
 def warm_up(device):
@@ -214,24 +233,22 @@ def warm_up(device):
         X.astype(np.float32), y.astype(np.int64))
 
 
-ROUNDS, BLOCK = 5, 3
-
-
-def compare(systems, reference):
+def compare(systems, reference, rounds, block=1, settle=False):
     """Time each of ``systems`` (name -> function) against ``reference``; return table rows.
 
-    Rounds of blocks: a slow spell of the machine hits every system, while within
-    a block each system runs in steady state (the first run of a block is not
-    timed: it pays the switch from the previous system, OpenBLAS threads still
-    spinning for instance). The fastest run is the system's own cost (timeit's
-    advice: slower runs are other processes interfering); the median shows how
-    much this machine's noise adds.
+    Rounds of blocks of ``block`` runs: a slow spell of the machine hits every
+    system alike. With ``settle``, the first run of each block is not timed: it
+    pays the switch from the previous system (OpenBLAS threads still spinning
+    after scikit-learn, for instance). The fastest run is the system's own cost
+    (timeit's advice: slower runs are other processes interfering); the median
+    shows how much this machine's noise adds.
     """
     times = {name: [] for name in systems}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, function in systems.items():
-            function()
-            times[name] += [timed(function)[0] for _ in range(BLOCK)]
+            if settle:
+                function()
+            times[name] += [timed(function)[0] for _ in range(block)]
     best = {name: min(values) for name, values in times.items()}
     median = {name: statistics.median(values) for name, values in times.items()}
     return [[name, f"{best[name]:.3f} s", f"{best[name] / best[reference]:.2f}x",
@@ -253,9 +270,9 @@ def case_small(device):
         "skorch NeuralNetClassifier": lambda: skorch_classifier(
             lambda: mlp_module(30, (100,), 2), 200, 200, 1e-3, device).fit(X.astype(np.float32), y),
         "skdeep MLPClassifier": lambda: skdeep.MLPClassifier(device=str(device), **params).fit(X, y),
-    }, reference)
-    return (f"Small fits: breast_cancer (569 x 30), (100,), 200 epochs, batch 200 "
-            f"({ROUNDS} rounds x {BLOCK} runs, steady state)",
+    }, reference, rounds=5, block=3, settle=True)
+    return ("Small fits: breast_cancer (569 x 30), (100,), 200 epochs, batch 200 "
+            "(5 rounds of 3 runs per system, each after an untimed one)",
             ["system", "fastest fit", "vs scikit-learn", "median fit", "vs scikit-learn"], rows)
 
 
@@ -269,9 +286,9 @@ def case_predict(device):
     rows = compare({
         reference: lambda: hand_written_predict(clf.module_, X_big, 4096, device),
         "skdeep predict_proba": lambda: clf.predict_proba(X_big),
-    }, reference)
-    return (f"Prediction: predict_proba on 200,000 x 64 float64 rows, (256, 256) network "
-            f"({ROUNDS} rounds x {BLOCK} runs)",
+    }, reference, rounds=15)
+    return ("Prediction: predict_proba on 200,000 x 64 float64 rows, (256, 256) network "
+            "(15 alternating runs each)",
             ["system", "fastest", "vs hand-written", "median", "vs hand-written"], rows)
 
 

@@ -7,22 +7,30 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   per-sample ``Dataset`` and collate (see :mod:`skdeep._data`);
 - ``get_loss`` passes the sample weights to the loss and adds the penalties;
 - ``train_step`` steps the optimizer directly (skorch's closure is kept for
-  LBFGS, which needs it), with the same ``on_grad_computed`` notification;
-- ``run_single_epoch`` and ``train_step_single`` set the module's train/eval
-  mode once per epoch rather than per batch, keep the batch losses on the
-  device and read them back once per epoch (one device sync, not one per
-  batch), and record the epoch's mean loss as ``train_loss`` themselves;
+  LBFGS, which needs it) and clears the gradients itself (the optimizer's
+  ``zero_grad`` runs inside profiler and dynamo wrappers: a tenth of a small
+  fit);
+- ``run_single_epoch``, ``train_step_single`` and ``evaluation_step`` set the
+  module's train/eval mode only when it changes rather than at every batch;
+  ``run_single_epoch`` keeps the batch losses on the device, reads them back
+  once per epoch (one device sync, not one per batch) and writes the epoch's
+  history rows and mean ``train_loss`` itself (so ``on_batch_begin`` opens no
+  row);
+- ``notify`` skips callbacks whose hook is :class:`~skorch.callbacks.Callback`'s
+  no-op, and ``on_grad_computed`` is only built when a callback listens;
 - ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
   formats a table after every epoch even when silent (a fifth of a small fit's
   time), and ``PassthroughScoring`` re-reads the batch history;
 - ``get_train_step_accumulator`` keeps the last loss of an LBFGS step;
-- ``infer`` runs the forward pass under autocast for mixed precision, and
+- ``infer`` passes tensor batches (already on the device) straight to the
+  module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
 - with ``compile``, the outputs and losses that are kept beyond a step are
   cloned: CUDA graphs overwrite their outputs at the next replay.
 
-Callbacks still get every ``on_batch_begin`` / ``on_batch_end`` /
-``on_grad_computed`` / ``on_epoch_*`` notification, with the loss as a tensor.
+Callbacks that define them still get every ``on_batch_begin`` /
+``on_batch_end`` / ``on_grad_computed`` / ``on_epoch_*`` notification, with the
+loss as a tensor.
 """
 
 import torch
@@ -113,9 +121,10 @@ class SkdeepNet(NeuralNet):
 
     def listeners(self, method_name):
         """The callbacks whose ``method_name`` does something (not Callback's no-op)."""
-        listeners = self._listeners.get(method_name)
+        cache = vars(self).setdefault("_listeners", {})  # (nets pickled before the cache lack it)
+        listeners = cache.get(method_name)
         if listeners is None:
-            listeners = self._listeners[method_name] = [
+            listeners = cache[method_name] = [
                 callback for _, callback in self.callbacks_
                 if getattr(type(callback), method_name) is not getattr(Callback, method_name)
             ]
