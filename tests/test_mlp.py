@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn.neural_network as sknn
+import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import recall_score
@@ -277,6 +278,31 @@ def test_warm_start_builds_the_optimizer_from_the_current_parameters(iris):
     adam_steps = clf.net_.optimizer_.state[next(clf.module_.parameters())]["step"]
     assert int(adam_steps) == -(-len(y) // 200)  # a fresh optimizer: one epoch of steps
     assert clf.n_iter_ == 6 and len(clf.loss_curve_) == 6 and len(clf.history_) == 6
+
+
+def test_warm_started_invscaling_counts_the_samples_of_earlier_fits(iris):
+    X, y = iris
+    clf = MLPClassifier(solver="sgd", learning_rate="invscaling", learning_rate_init=0.01, max_iter=3,
+                        n_iter_no_change=100, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y).fit(X, y)
+    assert clf.t_ == 6 * len(y)
+    # the rate set after the last epoch follows all samples seen, as in scikit-learn
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 / (6 * len(y) + 1) ** 0.5)
+
+
+def test_probabilities_match_scipy_in_float64(iris):
+    from scipy.special import log_softmax, softmax
+
+    X, y = iris
+    clf = MLPClassifier(max_iter=5, precision="float64", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    raw = clf.module_(torch.as_tensor(X)).detach().numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), softmax(raw, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_log_proba(X), log_softmax(raw, axis=1), rtol=1e-12)
 
 
 def test_partial_fit_keeps_its_optimizer_running(iris):
