@@ -51,6 +51,9 @@ for name, load, estimator_name, params in CASES:
         estimator = getattr(library, estimator_name)(random_state=0, **params)
         score, seconds = fit_and_score(estimator, *split)
         print(f"{name:<18}{library.__name__.split('.')[0]:<16}{score:>11.3f}{seconds:>9.2f}s")
+print("(skdeep's first fit includes about 1.5 s of torch's one-time start-up: torch.optim\n"
+      " imports its compiler stack on first use. Later fits in the process, as in a grid\n"
+      " search, do not pay it.)")
 
 # %%
 # What scikit-learn's MLP cannot do
