@@ -190,11 +190,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         return self._raw_predict(X, transform=partial(self._probabilities, log=True))
 
     def _probabilities(self, raw, log=False):
-        """(Log-)probabilities from raw outputs, computed on the device by fused kernels."""
+        """(Log-)probabilities from the raw float64 outputs, computed on their device."""
         if self.out_activation_ == "softmax":
-            # written out: on the CPU, torch's softmax kernel takes 3-4x longer over a
-            # few class columns (15 ms vs 4 ms for 200,000 x 10 in float64)
-            # (in place: raw is a fresh float64 copy, and large fresh buffers cost page faults)
+            # Written out: on the CPU, torch's softmax kernel takes 3-4x longer over a
+            # few class columns (15 ms vs 4 ms for 200,000 x 10 in float64). In place:
+            # raw is the prediction's own buffer, and large fresh buffers cost page faults.
             shifted = raw.sub_(raw.amax(dim=1, keepdim=True))
             if log:
                 return shifted.sub_(shifted.exp().sum(dim=1, keepdim=True).log_())
