@@ -43,6 +43,7 @@ from skdeep._callbacks import (
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
+from skdeep._threads import threads_within_cpu_share
 from skdeep.modules import ACTIVATIONS, SklearnLoss
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -424,7 +425,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             bridge.context = self._begin_callback_task(epochs, X, y)
             bridge.estimator = self
             try:
-                net.partial_fit(train_data, epochs=epochs)
+                with threads_within_cpu_share():
+                    net.partial_fit(train_data, epochs=epochs)
             finally:
                 context, bridge.context, bridge.estimator = bridge.context, None, None
             if context is not None:
@@ -490,7 +492,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         # on a GPU: X goes over once when it fits, outputs are gathered there and
         # copied back once, instead of a synchronising copy per batch
         dataset = place_on_device(dataset, self.device_)
-        with torch.inference_mode():
+        with torch.inference_mode(), threads_within_cpu_share():
             output = self.net_.forward(dataset, device=self.device_).double()
             if transform is not None:
                 output = transform(output)
