@@ -71,14 +71,11 @@ class PeakMemory:
         self.increase = self.peak - self.start
 
 
-def timed(function, repeat=1):
-    """Median wall time of ``function()`` over ``repeat`` runs, and its last result."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+def timed(function):
+    """Wall time of one call of ``function()``, and its result."""
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
 
 
 def sync(device):
