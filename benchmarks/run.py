@@ -375,9 +375,10 @@ def cnn_rows(hand_module, architecture, n_images, epochs, batch, device, with_sk
     torch.manual_seed(0)
     hand_seconds, module = timed(lambda: hand_written_fit(hand_module(), X, y, epochs, batch, 1e-3, device))
     results = [("hand-written PyTorch loop (contiguous)", hand_seconds, accuracy(module, X_test, y_test, device))]
+    channels_last = {"memory_format": "channels_last"}  # the CPU's default ("auto")
     for label, options in (("memory_format='contiguous'", {"memory_format": "contiguous"}),
-                           ("defaults (channels_last)", {}),
-                           ("precision='bfloat16'", {"precision": "bfloat16"})):
+                           ("memory_format='channels_last'", channels_last),
+                           ("channels_last, precision='bfloat16'", {**channels_last, "precision": "bfloat16"})):
         clf = skdeep.CNNClassifier(**architecture, batch_size=batch, max_iter=epochs, alpha=0.0,
                                    device=str(device), random_state=0, **options)
         seconds, _ = timed(lambda clf=clf: clf.fit(X, y))

@@ -100,7 +100,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
     """Shared fit/partial_fit/predict machinery of skdeep's estimators.
 
     Not for direct use: subclass one of the task bases in :mod:`skdeep._tasks`
-    and implement ``_build_module(n_features, n_outputs)``.
+    and implement ``_build_module(n_features, n_outputs, device)``.
     """
 
     _parameter_constraints: dict = {
@@ -142,8 +142,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
 
     # -- what subclasses provide ------------------------------------------------
 
-    def _build_module(self, n_features, n_outputs):
-        """Return the untrained :class:`torch.nn.Module` (raw outputs)."""
+    def _build_module(self, n_features, n_outputs, device):
+        """Return the untrained :class:`torch.nn.Module` (raw outputs) for ``device``."""
         raise NotImplementedError
 
     def _module_input_shape(self):
@@ -359,7 +359,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         if self.verbose >= 2:
             callbacks.append(("progress", EpochProgressBar()))
         callbacks.append(("sklearn_callbacks", SklearnCallbackBridge()))
-        module = self._build_module(n_features, self.n_outputs_).to(device=device, dtype=dtype)
+        module = self._build_module(n_features, self.n_outputs_, device).to(device=device, dtype=dtype)
         net = SkdeepNet(
             module=module,
             criterion=SklearnLoss(self._loss_kind()),

@@ -39,13 +39,15 @@ input_shape : tuple of int or None, default=None
 data_format : {"channels_first", "channels_last"}, default="channels_first"
     Where the channel axis is in each sample.
 
-memory_format : {"channels_last", "contiguous"}, default="channels_last"
+memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
     How 2-D images and conv weights are laid out in memory inside the network,
     whatever ``data_format`` the input has. ``"channels_last"`` (NHWC) is what
-    oneDNN on CPUs and cuDNN's tensor cores run fastest (LeNet trains 1.3x
-    faster in float32 on the benchmark CPU, see the benchmarks page); the
-    results are the same up to float rounding. ``"lbfgs"`` and 1-D signals
-    always use ``"contiguous"``.""",
+    oneDNN on CPUs runs fastest (LeNet trains 1.2x-1.3x faster in float32 on
+    the benchmark CPU, see the benchmarks page) and what cuDNN's tensor cores
+    prefer; the results are the same up to float rounding. ``"auto"`` uses it
+    on the CPU and keeps ``"contiguous"`` (torch's default) on GPUs, where it
+    has not been measured yet. ``"lbfgs"`` and 1-D signals always use
+    ``"contiguous"``.""",
     "{training_parameters}": """\
 solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad"}, default="adam"
     Optimizer. ``"lbfgs"`` is full-batch (:class:`torch.optim.LBFGS` with a

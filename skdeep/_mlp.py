@@ -20,7 +20,7 @@ _TABULAR_CONSTRAINTS = {
 class _MLPArchitecture(CategoricalEmbeddingMixin):
     """Builds the :class:`skdeep.modules.MLP` (or its embedding variant) of an estimator's parameters."""
 
-    def _build_module(self, n_features, n_outputs):
+    def _build_module(self, n_features, n_outputs, device):
         layers = dict(
             hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
             activation=self.activation,

@@ -16,7 +16,7 @@ _MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None]}
 class _UserModule:
     """Builds the user's module, filling in the sizes it takes from the data."""
 
-    def _build_module(self, n_features, n_outputs):
+    def _build_module(self, n_features, n_outputs, device):
         params = dict(self.module_params or {})
         inferred = {"n_features": n_features, "n_outputs": n_outputs,
                     "input_shape": self._module_input_shape()}

@@ -128,6 +128,15 @@ def test_memory_formats_train_the_same_network(data_format, digits):
                                atol=1e-6)
 
 
+def test_auto_memory_format_is_channels_last_on_the_cpu_only(digits):
+    images, y = digits
+    clf = CNNClassifier(device="cpu", **SMALL).fit(images[:200, None], y[:200])
+    conv = [m for m in clf.module_.features if isinstance(m, torch.nn.Conv2d)][1]
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    # on a GPU "auto" keeps torch's default layout until channels-last is measured there
+    assert clf._memory_format(torch.device("cuda")) == "contiguous"
+
+
 def test_lbfgs_trains_a_channels_last_cnn_in_the_contiguous_layout(digits):
     images, y = digits
     clf = CNNClassifier(solver="lbfgs", memory_format="channels_last", **SMALL).fit(images[:300, None], y[:300])
