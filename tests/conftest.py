@@ -1,6 +1,8 @@
 import os
 
+import pytest
 import torch
+from sklearn.datasets import load_digits
 
 
 def pytest_configure(config):
@@ -9,3 +11,10 @@ def pytest_configure(config):
     # nothing from intra-op threads, and lose much to contention).
     if os.environ.get("PYTEST_XDIST_WORKER"):
         torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Digits as flat rows scaled to [0, 1] (test_cnn.py overrides it with images)."""
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y

@@ -1,7 +1,6 @@
 """TrainingHistoryDisplay, sklearn's displays with skdeep estimators, and progress output."""
 
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -11,12 +10,6 @@ from skdeep import MLPClassifier, MLPRegressor, TrainingHistoryDisplay
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
 
 
 def test_loss_and_validation_curves_follow_the_history(digits):

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from skdeep import CNNClassifier, MLPClassifier
 
@@ -33,12 +32,6 @@ class Recorder:
 
     def teardown(self, estimator, context):
         self.events.append("teardown")
-
-
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
 
 
 def test_every_epoch_is_a_task_of_the_fit(digits):
