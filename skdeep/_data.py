@@ -149,8 +149,11 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 def _take(tensor, index):
     # a gather, cheaper than tensor[index]; with sparse X on the host and y on a
-    # GPU, the index follows each tensor (a no-op when it is already there)
-    return torch.index_select(tensor, 0, index.to(tensor.device, non_blocking=True))
+    # GPU, the index follows each tensor (checked first: a no-op .to() still
+    # costs a dispatch, a tenth of the host's time per step on a GPU)
+    if index.device != tensor.device:
+        index = index.to(tensor.device, non_blocking=True)
+    return torch.index_select(tensor, 0, index)
 
 
 def _slice(tensor, index):
@@ -214,13 +217,26 @@ class BatchIterator:
     def __len__(self):
         return math.ceil(len(self.dataset) / self.batch_size)
 
-    def __iter__(self):
+    def indices(self, tensors=False):
+        """Yield the rows of each batch, in order.
+
+        Parameters
+        ----------
+        tensors : bool, default=False
+            Give int64 index tensors on the data's device even when the order
+            is fixed; otherwise a fixed order gives slices (views, no gather).
+        """
         n_samples = len(self.dataset)
-        device = None if self.device is None or self.dataset.is_on(self.device) else self.device
         order = torch.randperm(n_samples, generator=self.generator) if self.shuffle else None
+        if order is None and tensors:
+            order = torch.arange(n_samples)
         if order is not None and torch.is_tensor(self.dataset.X):
             order = order.to(self.dataset.X.device)
         for start in range(0, n_samples, self.batch_size):
             stop = start + self.batch_size
-            index = slice(start, stop) if order is None else order[start:stop]
+            yield slice(start, stop) if order is None else order[start:stop]
+
+    def __iter__(self):
+        device = None if self.device is None or self.dataset.is_on(self.device) else self.device
+        for index in self.indices():
             yield self.dataset.batch(index, device)

@@ -66,6 +66,8 @@ def resolve_device(device):
                 f"device={device!r} was requested, but this machine has "
                 f"{torch.cuda.device_count()} CUDA device(s), numbered from 0."
             )
+        if resolved.index is None:  # as tensors report it: data on "cuda:0" is on the device
+            resolved = torch.device("cuda", torch.cuda.current_device())
     if resolved.type == "mps" and not _mps_available():
         raise ValueError(
             "device='mps' was requested, but Apple's MPS backend is not available "
