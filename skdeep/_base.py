@@ -42,6 +42,7 @@ from skdeep._callbacks import (
 )
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
+from skdeep._graph import GRAPH_SOLVERS
 from skdeep._net import SkdeepNet
 from skdeep._threads import threads_within_cpu_share
 from skdeep.modules import ACTIVATIONS, SklearnLoss
@@ -66,7 +67,7 @@ _OPTIMIZERS = {
 }
 
 
-def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, **options):
+def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, tensor_lr=False, **options):
     """Build the optimizer of ``solver`` over all parameters, in one group.
 
     ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
@@ -74,9 +75,13 @@ def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, **option
     matrices alone (biases and normalisation parameters, the 1-D tensors, are
     not decayed); the coupled L2 penalty of the other solvers is added to the
     gradients by :class:`skdeep._net.SkdeepNet`, so that the optimizer runs
-    one fused kernel per step rather than one per parameter group.
+    one fused kernel per step rather than one per parameter group. With
+    ``tensor_lr``, the learning rate is a tensor on the parameters' device,
+    which a captured CUDA graph reads at each replay.
     """
     params = [p for group in param_groups for p in group["params"]]
+    if tensor_lr:
+        options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
     if not decoupled_weight_decay:
         return _OPTIMIZERS[solver](params, **options)
     groups = [
@@ -102,6 +107,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
     Not for direct use: subclass one of the task bases in :mod:`skdeep._tasks`
     and implement ``_build_module(n_features, n_outputs, device)``.
     """
+
+    #: whether cuda_graph="auto" captures this estimator's module (skdeep's own
+    #: modules are tested to be capturable; a user's module may not be)
+    _module_captures_by_default = True
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -138,6 +147,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         "device": [str],
         "precision": [StrOptions(set(PRECISIONS))],
         "compile": ["boolean", StrOptions({"default", "reduce-overhead", "max-autotune"})],
+        "cuda_graph": ["boolean", StrOptions({"auto"})],
     }
 
     # -- what subclasses provide ------------------------------------------------
@@ -306,8 +316,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         )
         return dataset.subset(torch.from_numpy(train_index)), dataset.subset(torch.from_numpy(valid_index))
 
-    def _solver_options(self):
-        """Keyword arguments of the optimizer (AdamW's decoupled weight decay included)."""
+    def _solver_options(self, graph=False):
+        """Keyword arguments of the optimizer (AdamW's decoupled weight decay included).
+
+        With ``graph``, the optimizer's step can be captured in a CUDA graph.
+        """
         if self.solver == "lbfgs":
             return dict(max_iter=self.max_iter, max_eval=self.max_fun, tolerance_grad=self.tol,
                         tolerance_change=np.finfo(float).eps, line_search_fn="strong_wolfe")
@@ -316,6 +329,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             options["decoupled_weight_decay"] = self.alpha
         if self.solver in _FUSED_SOLVERS:
             options["fused"] = True  # one kernel per step instead of a Python loop over tensors
+        if graph:
+            options["tensor_lr"] = True
+            if self.solver != "sgd":  # SGD keeps no step count on the host
+                options["capturable"] = True
         if self.solver == "sgd":
             options.update(momentum=self.momentum,
                            nesterov=self.nesterovs_momentum and self.momentum > 0)
@@ -363,7 +380,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         net = SkdeepNet(
             module=module,
             criterion=SklearnLoss(self._loss_kind()),
-            optimizer=partial(make_optimizer, solver=self.solver, **self._solver_options()),
+            optimizer=partial(make_optimizer, solver=self.solver,
+                              **self._solver_options(graph=self._uses_cuda_graph(device))),
             lr=self.learning_rate_init if stochastic else 1.0,
             batch_size=batch_size,
             train_split=None,
@@ -377,6 +395,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             # the loss: the gradient term alpha / batch_weight * W (exact for full
             # batches, in expectation otherwise), added after backward.
             weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
+            cuda_graph=self._uses_cuda_graph(device),
             **_compile_options(self.compile),
         ).initialize()
         if previous is not None:
@@ -397,6 +416,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
                 f"precision={self.precision!r} needs a stochastic solver {STOCHASTIC_SOLVERS}; "
                 "lbfgs trains in 'float32' or 'float64'."
             )
+        self._check_cuda_graph_options()
         early_stopping = self.early_stopping and not incremental
         train_data, valid_data = self._make_datasets(X, y, sample_weight, dtype, early_stopping)
         train_data = place_on_device(train_data, device)
@@ -412,6 +432,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
                 net = self._build_net(X.shape[1], train_data, batch_size, device, dtype,
                                       previous=None if reset else self.net_)
             net.autocast = autocast
+            net.cuda_graph = self._uses_cuda_graph(device)
             net.generator = torch.Generator().manual_seed(seed)
             monitor = dict(net.callbacks_).get("convergence")
             if monitor is not None:
@@ -433,6 +454,35 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
                 context.call_on_fit_task_end(estimator=self, X=X, y=y,
                                              reconstruction_attributes=lambda: {"net_": net})
         self._record_training(net, monitor, epochs_before, len(train_data), incremental, reset)
+
+    def _check_cuda_graph_options(self):
+        conflicts = self._cuda_graph_conflicts()
+        if self.cuda_graph is True and conflicts:
+            raise ValueError("cuda_graph=True cannot be combined with " + "; ".join(conflicts) + ".")
+
+    def _cuda_graph_conflicts(self):
+        """The parameters that rule CUDA graphs out, each as a phrase."""
+        conflicts = []
+        if self.solver not in GRAPH_SOLVERS:
+            conflicts.append(f"solver={self.solver!r} (supported: {', '.join(map(repr, GRAPH_SOLVERS))})")
+        if self.precision == "float16":
+            conflicts.append("precision='float16' (its loss scaler checks gradients on the host; "
+                             "use 'bfloat16')")
+        if self.compile:
+            conflicts.append(f"compile={self.compile!r} (use one or the other)")
+        return conflicts
+
+    def _uses_cuda_graph(self, device):
+        """Whether training on ``device`` captures CUDA graphs (never off CUDA).
+
+        Returns True, False or "auto" (capture when the data is on the GPU, quietly
+        train without a graph otherwise), as :class:`skdeep._net.SkdeepNet` takes it.
+        """
+        if device.type != "cuda" or self.cuda_graph is False:
+            return False
+        if self.cuda_graph is True:
+            return True
+        return "auto" if self._module_captures_by_default and not self._cuda_graph_conflicts() else False
 
     def _begin_callback_task(self, epochs, X, y):
         """Open the fit's task for scikit-learn's callbacks (None before scikit-learn 1.9)."""

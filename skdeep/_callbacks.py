@@ -9,11 +9,14 @@ from tqdm.auto import tqdm
 
 def _set_learning_rate(net, value):
     for group in net.optimizer_.param_groups:
-        group["lr"] = value
+        if torch.is_tensor(group["lr"]):  # a captured CUDA graph reads it from the device
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
 
 
 def _learning_rate(net):
-    return net.optimizer_.param_groups[0]["lr"]
+    return float(net.optimizer_.param_groups[0]["lr"])
 
 
 class LearningRateSchedule(Callback):

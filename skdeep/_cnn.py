@@ -152,6 +152,7 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())
 
@@ -238,5 +239,6 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())

@@ -129,6 +129,7 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())
 
@@ -216,5 +217,6 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())

@@ -25,13 +25,21 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
 - ``infer`` passes tensor batches (already on the device) straight to the
   module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
-- with ``compile``, the outputs and losses that are kept beyond a step are
-  cloned: CUDA graphs overwrite their outputs at the next replay.
+- with ``cuda_graph``, ``run_single_epoch`` hands the training batches'
+  row indices to a :class:`~skdeep._graph.CapturedTrainStep`, which replays
+  the whole step as one CUDA graph;
+- with ``compile`` or ``cuda_graph``, the outputs and losses that are kept
+  beyond a step are cloned: CUDA graphs overwrite their outputs at the next
+  replay.
 
 Callbacks that define them still get every ``on_batch_begin`` /
 ``on_batch_end`` / ``on_grad_computed`` / ``on_epoch_*`` notification, with the
-loss as a tensor.
+loss as a tensor (with ``cuda_graph``, ``on_batch_begin`` comes after the step:
+a replayed batch is only gathered inside the graph; and a callback listening to
+``on_grad_computed``, which runs mid-step on the host, turns the graph off).
 """
+
+import warnings
 
 import torch
 from skorch import NeuralNet
@@ -40,6 +48,7 @@ from skorch.utils import TeeGenerator
 
 from skdeep._callbacks import LastStepAccumulator
 from skdeep._data import BatchIterator
+from skdeep._graph import CapturedTrainStep
 
 #: Batches at prediction time are larger than in training: no gradients to keep.
 PREDICT_BATCH_SIZE = 4096
@@ -71,10 +80,16 @@ class SkdeepNet(NeuralNet):
         Run the forward pass under :func:`torch.autocast` with this dtype
         (``torch.bfloat16`` or ``torch.float16``); the loss is computed in
         float32, and float16 gradients are loss-scaled.
+    cuda_graph : bool or "auto", default=False
+        On a GPU, with the training data on it, replay each full training
+        batch's step as one captured CUDA graph (see :mod:`skdeep._graph`).
+        The optimizer must be capturable, with its learning rate as a tensor.
+        True warns when it cannot capture; "auto" trains without a graph
+        quietly then.
     """
 
     def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, weight_decay=0.0,
-                 autocast=None, **kwargs):
+                 autocast=None, cuda_graph=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle = shuffle
         self.generator = generator
@@ -82,7 +97,9 @@ class SkdeepNet(NeuralNet):
         self.l2 = l2
         self.weight_decay = weight_decay
         self.autocast = autocast
+        self.cuda_graph = cuda_graph
         self._grad_scaler = None
+        self._captured_step = None
         self._decayed_weights = []
         self._optimized_parameters = []
 
@@ -91,6 +108,8 @@ class SkdeepNet(NeuralNet):
         # fit only, so that a pickled net holds no device state of it
         if self.autocast == torch.float16:
             self._grad_scaler = torch.amp.GradScaler(torch.device(self.device).type)
+        if self.cuda_graph:
+            self._captured_step = self._capture_on(X)
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # hold no device tensors outside module_, optimizer_ and criterion_: those
@@ -98,6 +117,27 @@ class SkdeepNet(NeuralNet):
         self._grad_scaler = None
         self._decayed_weights = []
         self._optimized_parameters = []
+        if self._captured_step is not None:  # the graph's gradient buffers go with it
+            self._captured_step = None
+            self.module_.zero_grad(set_to_none=True)
+
+    def _capture_on(self, dataset):
+        """The captured training step for ``dataset``, or None (with a warning) if it cannot be."""
+        device = torch.device(self.device)
+        reason = None
+        if device.type != "cuda" or not dataset.is_on(device) or not torch.is_tensor(dataset.X):
+            reason = "the training data is not on the GPU (sparse, or too large for half its free memory)"
+        elif not all(torch.is_tensor(group["lr"]) and group.get("capturable", True)
+                     for group in self.optimizer_.param_groups):
+            reason = "the optimizer was built without cuda_graph (partial_fit after changing it)"
+        elif self.listeners("on_grad_computed"):
+            reason = "a callback listens to on_grad_computed, which runs on the host mid-step"
+        if reason is None:
+            return CapturedTrainStep(self.train_step, dataset, self.batch_size)
+        if self.cuda_graph is True:
+            warnings.warn(f"cuda_graph=True: training without a CUDA graph, as {reason}.", UserWarning,
+                          stacklevel=2)
+        return None
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         pass  # skorch opens the batch's history row here; run_single_epoch writes them all at once
@@ -148,12 +188,12 @@ class SkdeepNet(NeuralNet):
             self._set_training(training)
         self._decayed_weights = self._weight_matrices() if training and self.weight_decay else []
         self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
+        captured = training and self._captured_step is not None
+        steps = self._captured_steps(iterator) if captured else self._steps(iterator, training, step_fn, fit_params)
         losses, sizes = [], []
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
+        for batch, step in steps:
             loss = step["loss"].detach()
-            losses.append(loss.clone() if self.compile else loss)  # CUDA graphs overwrite their outputs
+            losses.append(loss.clone() if self.compile or captured else loss)  # CUDA graphs overwrite outputs
             sizes.append(batch[0].shape[0])
             self.notify("on_batch_end", batch=batch, training=training, **step)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
@@ -164,6 +204,17 @@ class SkdeepNet(NeuralNet):
         self.history.record(prefix + "_batch_count", len(losses))
         weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
         self.history.record(prefix + "_loss", weighted / sum(sizes))
+
+    def _steps(self, iterator, training, step_fn, fit_params):
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            yield batch, step_fn(batch, **fit_params)
+
+    def _captured_steps(self, iterator):
+        for index in iterator.indices(tensors=True):
+            batch, step = self._captured_step(index)
+            self.notify("on_batch_begin", batch=batch, training=True)  # gathered inside the step
+            yield batch, step
 
     def train_step(self, batch, **fit_params):
         if isinstance(self.optimizer_, torch.optim.LBFGS):
@@ -209,7 +260,9 @@ class SkdeepNet(NeuralNet):
         if self.autocast is None:
             output = self._module_output(x, **fit_params)
         else:
-            with torch.autocast(torch.device(self.device).type, dtype=self.autocast):
+            # no cast cache: each weight is cast once per pass anyway, and CUDA
+            # graph capture must not keep cached casts
+            with torch.autocast(torch.device(self.device).type, dtype=self.autocast, cache_enabled=False):
                 output = self._module_output(x, **fit_params).float()
         # a compiled module's CUDA-graph outputs are overwritten by its next call
         return output.clone() if self.compile else output

@@ -16,6 +16,8 @@ _MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None]}
 class _UserModule:
     """Builds the user's module, filling in the sizes it takes from the data."""
 
+    _module_captures_by_default = False  # its forward pass may wait for the host: opt in with cuda_graph=True
+
     def _build_module(self, n_features, n_outputs, device):
         params = dict(self.module_params or {})
         inferred = {"n_features": n_features, "n_outputs": n_outputs,
@@ -127,6 +129,7 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())
 
@@ -211,5 +214,6 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
         device="auto",
         precision="float32",
         compile=False,
+        cuda_graph="auto",
     ):
         store_parameters(self, locals())
