@@ -171,9 +171,9 @@ def case_tabular(device):
         module = hand_written_fit(mlp_module(64, hidden, 10), X_train, y_train, epochs, batch, lr, device)
         return accuracy(module, X_test, y_test, device)
 
-    def skdeep_fit(precision):
+    def skdeep_fit(**options):
         clf = skdeep.MLPClassifier(hidden, batch_size=batch, max_iter=epochs, learning_rate_init=lr, alpha=0.0,
-                                   n_iter_no_change=epochs, precision=precision, device=str(device), random_state=0)
+                                   n_iter_no_change=epochs, device=str(device), random_state=0, **options)
         return clf.fit(X_train, y_train).score(X_test, y_test)
 
     def skorch_fit():  # skorch needs float32 X and int64 y
@@ -187,11 +187,13 @@ def case_tabular(device):
         return sk.fit(X_train, y_train).score(X_test, y_test)
 
     systems = {"hand-written PyTorch loop": hand_written,
-               "skdeep MLPClassifier": lambda: skdeep_fit("float32"),
-               "skdeep MLPClassifier, precision='bfloat16'": lambda: skdeep_fit("bfloat16"),
+               "skdeep MLPClassifier": skdeep_fit,
+               "skdeep MLPClassifier, precision='bfloat16'": lambda: skdeep_fit(precision="bfloat16"),
                "skorch NeuralNetClassifier": skorch_fit}
     if device.type == "cpu":
         systems["scikit-learn MLPClassifier"] = sklearn_fit
+    else:  # the defaults capture CUDA graphs on a GPU: the eager step, for comparison
+        systems["skdeep MLPClassifier, cuda_graph=False"] = lambda: skdeep_fit(cuda_graph=False)
     times, scores, memory = {name: [] for name in systems}, {}, {}
     for _ in range(TABULAR_ROUNDS):  # whole fits take seconds: rounds of one fit per system
         for name, fit in systems.items():
@@ -214,6 +216,9 @@ def case_tabular(device):
         ratio("sklearn / skdeep", "scikit-learn MLPClassifier", skdeep_name)
         ratio("sklearn / skdeep bfloat16", "scikit-learn MLPClassifier", skdeep_name + ", precision='bfloat16'")
     ratio("skorch / skdeep", "skorch NeuralNetClassifier", skdeep_name)
+    if device.type == "cuda":
+        ratio("skdeep cuda_graph=False / hand-written", skdeep_name + ", cuda_graph=False",
+              "hand-written PyTorch loop")
     return (f"Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs "
             f"({TABULAR_ROUNDS} rounds)",
             ["system", "fastest fit", "median fit", "samples/s (fastest)", "test accuracy", "peak memory +"], rows)
@@ -376,9 +381,14 @@ def cnn_rows(hand_module, architecture, n_images, epochs, batch, device, with_sk
     hand_seconds, module = timed(lambda: hand_written_fit(hand_module(), X, y, epochs, batch, 1e-3, device))
     results = [("hand-written PyTorch loop (contiguous)", hand_seconds, accuracy(module, X_test, y_test, device))]
     channels_last = {"memory_format": "channels_last"}  # the CPU's default ("auto")
-    for label, options in (("memory_format='contiguous'", {"memory_format": "contiguous"}),
-                           ("memory_format='channels_last'", channels_last),
-                           ("channels_last, precision='bfloat16'", {**channels_last, "precision": "bfloat16"})):
+    fastest = {**channels_last, "precision": "bfloat16"}
+    variants = [("memory_format='contiguous'", {"memory_format": "contiguous"}),
+                ("memory_format='channels_last'", channels_last),
+                ("channels_last, precision='bfloat16'", fastest)]
+    if device.type == "cuda":  # the variants above capture CUDA graphs there ("auto"); without:
+        variants += [("contiguous, cuda_graph=False", {"memory_format": "contiguous", "cuda_graph": False}),
+                     ("channels_last, bfloat16, cuda_graph=False", {**fastest, "cuda_graph": False})]
+    for label, options in variants:
         clf = skdeep.CNNClassifier(**architecture, batch_size=batch, max_iter=epochs, alpha=0.0,
                                    device=str(device), random_state=0, **options)
         seconds, _ = timed(lambda clf=clf: clf.fit(X, y))
@@ -428,14 +438,13 @@ def case_gpu_mlp(device):
         hand_seconds, module = timed(lambda batch=batch: hand_written_fit(
             mlp_module(100, (512, 512), 10), X, y, epochs, batch, 1e-3, device))
         results = [("hand-written loop, data on the GPU", hand_seconds, accuracy(module, X_test, y_test, device))]
-        options = ({"precision": "float32"}, {"precision": "bfloat16"}, {"compile": "reduce-overhead"})
+        options = ({}, {"precision": "bfloat16"}, {"cuda_graph": False},
+                   {"cuda_graph": False, "precision": "bfloat16"})
         for option in options:
             clf = skdeep.MLPClassifier((512, 512), batch_size=batch, max_iter=epochs, alpha=0.0,
                                        n_iter_no_change=epochs, device=str(device), random_state=0, **option)
-            if "compile" in option:  # compile once (a one-time cost), then time a steady-state fit
-                clf.set_params(warm_start=True).fit(X[:50_000], y[:50_000])
             seconds, _ = timed(lambda clf=clf: clf.fit(X, y))
-            name = ", ".join(f"{key}={value!r}" for key, value in option.items())
+            name = ", ".join(f"{key}={value!r}" for key, value in option.items()) or "defaults"
             results.append((f"skdeep, {name}", seconds, clf.score(X_test, y_test)))
         net = skorch_classifier(lambda: mlp_module(100, (512, 512), 10), epochs, batch, 1e-3, device)
         seconds, _ = timed(lambda net=net: net.fit(X, y.astype(np.int64)))
