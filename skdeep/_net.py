@@ -122,7 +122,7 @@ class SkdeepNet(NeuralNet):
             self.module_.zero_grad(set_to_none=True)
 
     def _capture_on(self, dataset):
-        """The captured training step for ``dataset``, or None (with a warning) if it cannot be."""
+        """The captured training step for ``dataset``, or None if it cannot be (a warning with True)."""
         device = torch.device(self.device)
         reason = None
         if device.type != "cuda" or not dataset.is_on(device) or not torch.is_tensor(dataset.X):
