@@ -395,7 +395,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             # the loss: the gradient term alpha / batch_weight * W (exact for full
             # batches, in expectation otherwise), added after backward.
             weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
-            cuda_graph=self._uses_cuda_graph(device),
             **_compile_options(self.compile),
         ).initialize()
         if previous is not None:

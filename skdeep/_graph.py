@@ -123,7 +123,7 @@ class CapturedTrainStep:
             if "synchronizing" not in str(error):
                 raise
             raise RuntimeError(
-                f"cuda_graph=True: the training step waits for the host, which no CUDA graph can "
+                f"cuda_graph: the training step waits for the host, which no CUDA graph can "
                 f"hold: {error}\nThe network's forward pass must not call .item(), .cpu() or "
                 "anything whose result shape depends on the data. Set cuda_graph=False to train "
                 "without a graph."
@@ -149,10 +149,11 @@ class CapturedTrainStep:
                 self._step = _detached(self.train_step(self._batch))
         except RuntimeError as error:
             raise RuntimeError(
-                f"cuda_graph=True could not capture the training step as a CUDA graph: {error}\n"
+                f"cuda_graph could not capture the training step as a CUDA graph: {error}\n"
                 "The network's forward pass must run without synchronising with the host "
                 "(no .item(), .cpu() or data-dependent shapes). Set cuda_graph=False to "
-                "train without a graph."
+                "train without a graph, in a new Python process: a failed capture leaves "
+                "torch's CUDA random number generator unusable in this one."
             ) from error
         self._graph = graph
 

@@ -178,7 +178,7 @@ class _SyncingModule(torch.nn.Module):
 def test_a_module_that_syncs_cannot_be_captured_and_says_so(digits_split):
     X_train, _, y_train, _ = digits_split
     clf = TorchClassifier(_SyncingModule, cuda_graph=True, batch_size=100, max_iter=2, device="cuda")
-    with pytest.raises(RuntimeError, match="cuda_graph=True: the training step waits for the host"):
+    with pytest.raises(RuntimeError, match="cuda_graph: the training step waits for the host"):
         clf.fit(X_train, y_train)
     assert not hasattr(clf, "net_")
     assert torch.cuda.get_sync_debug_mode() == 0
