@@ -24,6 +24,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     # a step's autograd graph kept alive into the next, on another stream: torch warns it breaks graphs
     pytest.mark.filterwarnings("error:The AccumulateGrad node's stream:UserWarning"),
+    # nor should a default fit show torch's notes on the tools skdeep uses
+    pytest.mark.filterwarnings("error:Synchronization debug mode:UserWarning"),
 ]
 
 ON_CUDA = dict(learning_rate_init=0.01, max_iter=200, precision="float64", device="cuda")
