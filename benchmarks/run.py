@@ -12,7 +12,7 @@ epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
 ``predict`` (batched inference), ``memory`` (1,000,000 x 100 float64, peak
 resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
 ``cnn`` (LeNet on 3x32x32 images), ``vgg`` (five conv blocks with batch norm on
-3x32x32 images), ``gpu_mlp`` (issue 5's 1,000,000 x 100 MLP rows, for CUDA).
+3x32x32 images), ``gpu_mlp`` (1,000,000 x 100 -> (512, 512) -> 10 MLP, for CUDA).
 """
 
 import argparse
@@ -423,7 +423,7 @@ def case_vgg(device):
 
 
 def case_gpu_mlp(device):
-    """Issue 5's MLP rows: 1,000,000 x 100 -> (512, 512) -> 10, Adam, batches of 1024 and 256."""
+    """A large MLP on the GPU: 1,000,000 x 100 -> (512, 512) -> 10, Adam, batches of 1024 and 256."""
     import skdeep
 
     rng = np.random.RandomState(0)

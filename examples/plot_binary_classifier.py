@@ -2,7 +2,7 @@
 A binary classifier with a validation set
 =========================================
 
-The seeds' first network: 8 inputs, ``Dense(10, relu)``, ``Dense(8, relu)``
+A classic tutorial network: 8 inputs, ``Dense(10, relu)``, ``Dense(8, relu)``
 and a sigmoid output, trained with Adam on the binary cross-entropy for 10
 epochs in batches of 32, scored on validation data after every epoch.
 

@@ -2,7 +2,7 @@
 LeNet on 3x32x32 images
 =======================
 
-The seeds' third network, PyTorch's CIFAR-10 tutorial LeNet: conv 6@5x5,
+PyTorch's CIFAR-10 tutorial network, LeNet: conv 6@5x5,
 max-pool 2, conv 16@5x5, max-pool 2, then dense layers of 120 and 84 units and
 10 outputs, trained with SGD (learning rate 0.001, momentum 0.9) in batches of
 4 for 2 epochs.

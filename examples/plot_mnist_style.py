@@ -2,7 +2,7 @@
 MNIST-style: 28x28 images, Flatten, Dense(128), softmax
 =======================================================
 
-The seeds' fifth network: images flattened, one hidden layer of 128 ReLU
+The classic MNIST tutorial network: images flattened, one hidden layer of 128 ReLU
 units and a 10-way softmax, trained with Adam for 5 epochs. MNIST needs a
 download, so this uses scikit-learn's bundled 8x8 digits, upsampled to 28x28.
 

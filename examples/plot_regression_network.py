@@ -2,7 +2,7 @@
 A regression network: 2 inputs, 10 ReLU units, 1 output
 =======================================================
 
-The seeds' fourth network: ``Dense(10, relu)`` then a linear output, trained
+A tutorial regression network: ``Dense(10, relu)`` then a linear output, trained
 on the mean squared error with Adam at a learning rate of 0.01. skdeep's
 ``"squared_error"`` loss is scikit-learn's, half the mean squared error.
 """

@@ -2,7 +2,7 @@
 Two hidden layers of 10 units, 100 epochs of Adam
 =================================================
 
-The seeds' second network: 5 inputs, two hidden layers of 10 units and one
+A tutorial network with 5 inputs, two hidden layers of 10 units and one
 output, trained for 100 epochs with Adam. Here it learns a smooth non-linear
 function of five inputs.
 """
