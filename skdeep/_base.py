@@ -7,9 +7,9 @@ it as ``net_``. Subclasses say what the task is (targets, loss, output
 non-linearity; see :mod:`skdeep._tasks`) and which module to build.
 """
 
-import math
+import copy
 import warnings
-from functools import partial
+from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -31,64 +31,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skdeep._callbacks import (
-    AnnealingSchedule,
-    ConvergenceMonitor,
-    DivergenceCheck,
-    EpochProgressBar,
-    LearningRateSchedule,
-    SklearnCallbackBridge,
-    weight_penalty,
-)
+from skdeep._callbacks import ConvergenceState
+from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
-from skdeep._graph import GRAPH_SOLVERS
 from skdeep._net import SkdeepNet
 from skdeep._threads import threads_within_cpu_share
-from skdeep.modules import ACTIVATIONS, SklearnLoss
-
-STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-#: precision -> (dtype of the weights and data, autocast dtype of the forward pass or None)
-PRECISIONS = {
-    "float32": (torch.float32, None),
-    "float64": (torch.float64, None),
-    "bfloat16": (torch.float32, torch.bfloat16),
-    "float16": (torch.float32, torch.float16),
-}
-_FUSED_SOLVERS = ("sgd", "adam", "adamw", "adagrad")  # torch has fused kernels for these, CPU and CUDA
-
-_OPTIMIZERS = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-    "lbfgs": torch.optim.LBFGS,
-}
-
-
-def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, tensor_lr=False, **options):
-    """Build the optimizer of ``solver`` over all parameters, in one group.
-
-    ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
-    Only AdamW's decoupled weight decay lives in the optimizer, on the weight
-    matrices alone (biases and normalisation parameters, the 1-D tensors, are
-    not decayed); the coupled L2 penalty of the other solvers is added to the
-    gradients by :class:`skdeep._net.SkdeepNet`, so that the optimizer runs
-    one fused kernel per step rather than one per parameter group. With
-    ``tensor_lr``, the learning rate is a tensor on the parameters' device,
-    which a captured CUDA graph reads at each replay.
-    """
-    params = [p for group in param_groups for p in group["params"]]
-    if tensor_lr:
-        options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
-    if not decoupled_weight_decay:
-        return _OPTIMIZERS[solver](params, **options)
-    groups = [
-        {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay},
-        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
-    ]
-    return _OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)
+from skdeep.modules import SklearnLoss
 
 
 def store_parameters(estimator, parameters):
@@ -101,11 +50,16 @@ def store_parameters(estimator, parameters):
             setattr(estimator, name, value)
 
 
-class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
+class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     """Shared fit/partial_fit/predict machinery of skdeep's estimators.
 
-    Not for direct use: subclass one of the task bases in :mod:`skdeep._tasks`
-    and implement ``_build_module(n_features, n_outputs, device)``.
+    Not for direct use: a public estimator combines a task base of
+    :mod:`skdeep._tasks` (classification, regression) with an architecture
+    (:mod:`skdeep._mlp`, :mod:`skdeep._cnn`, :mod:`skdeep._torch`); together
+    they implement the abstract methods below. Every ``fit`` and
+    ``partial_fit`` call turns the parameters into a training configuration
+    (:func:`skdeep._config.training_config`), so a ``set_params`` between
+    calls takes effect where scikit-learn's MLP honours it.
     """
 
     #: whether cuda_graph="auto" captures this estimator's module (skdeep's own
@@ -113,8 +67,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
     _module_captures_by_default = True
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
         "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -141,8 +93,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "batch_norm": ["boolean"],
         "l1": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "precision": [StrOptions(set(PRECISIONS))],
@@ -151,10 +101,60 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
     }
 
     # -- what subclasses provide ------------------------------------------------
+    # A task base (skdeep._tasks) provides the target encoding, loss, validation
+    # score and output non-linearity; an architecture (skdeep._mlp, skdeep._cnn,
+    # skdeep._torch) builds the module.
 
+    #: whether y must be numeric (regression) or may hold any labels (classification)
+    _y_numeric: bool
+
+    @abstractmethod
     def _build_module(self, n_features, n_outputs, device):
-        """Return the untrained :class:`torch.nn.Module` (raw outputs) for ``device``."""
-        raise NotImplementedError
+        """Return the untrained :class:`torch.nn.Module`, which maps a batch to raw outputs.
+
+        Called by every ``fit`` that starts a network (and by warm fits, which
+        then load the previous weights). ``n_features`` counts the values of one
+        sample, ``n_outputs`` the output units; ``self._random_state`` may seed
+        the initial weights.
+        """
+
+    @abstractmethod
+    def _encode_targets(self, y, *, reset, incremental, classes):
+        """Validate ``y`` and return it encoded for :meth:`_target_array`.
+
+        With ``reset`` (a new fit), set ``n_outputs_`` and ``out_activation_``
+        (and ``classes_``) from ``y`` or ``classes``; otherwise check ``y``
+        against them, as a warm fit (``incremental=False``) or a ``partial_fit``
+        (``incremental=True``) requires.
+        """
+
+    @abstractmethod
+    def _target_array(self, y, dtype):
+        """The encoded targets as the numpy array that the loss takes, in ``dtype`` where they are values."""
+
+    @abstractmethod
+    def _class_sample_weight(self, y):
+        """Per-sample weights from ``class_weight`` for the encoded ``y`` (1.0 for none)."""
+
+    @abstractmethod
+    def _stratify_by(self, y):
+        """Labels that the early-stopping split is stratified by, or None."""
+
+    @abstractmethod
+    def _loss_kind(self):
+        """The :class:`skdeep.modules.SklearnLoss` kind that trains the network."""
+
+    @abstractmethod
+    def _validation_scorer(self):
+        """A function ``score(net, dataset)`` of the validation set's score (higher is better).
+
+        It must not be a bound method of the estimator: the net holds it
+        during training.
+        """
+
+    @abstractmethod
+    def _predict_nonlinearity(self):
+        """The function that ``net_.predict_proba`` applies to raw outputs (picklable)."""
 
     def _module_input_shape(self):
         """Shape of one sample in the batches the module gets: as seen at fit."""
@@ -188,17 +188,20 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
 
     @property
     def coefs_(self):
-        """Weight matrices of the dense layers, each of shape (n_in, n_out)."""
-        return [layer.weight.detach().T.cpu().double().numpy() for layer in self._linear_layers()]
+        """Weight matrices of the dense layers, each of shape (n_in, n_out), in the dtype of X at fit."""
+        return [self._as_fit_dtype(layer.weight.detach().T) for layer in self._linear_layers()]
 
     @property
     def intercepts_(self):
-        """Bias vectors of the dense layers, each of shape (n_out,)."""
-        return [layer.bias.detach().cpu().double().numpy() for layer in self._linear_layers()]
+        """Bias vectors of the dense layers, each of shape (n_out,), in the dtype of X at fit."""
+        return [self._as_fit_dtype(layer.bias.detach()) for layer in self._linear_layers()]
 
     def _linear_layers(self):
         check_is_fitted(self)
         return [m for m in self.module_.modules() if isinstance(m, torch.nn.Linear)]
+
+    def _as_fit_dtype(self, tensor):
+        return tensor.cpu().double().numpy().astype(self._fit_dtype, copy=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -223,13 +226,18 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------
 
+    #: fitted state without a trailing underscore (scikit-learn's names), removed with the rest
+    _PRIVATE_FITTED = ("_random_state", "_no_improvement_count", "_fit_dtype")
+
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        if incremental and self.early_stopping:  # scikit-learn's rule and message
+            raise ValueError("partial_fit does not support early_stopping=True")
         reset = not ((incremental or self.warm_start) and self.__sklearn_is_fitted__())
         if reset:
             self._forget_fit()  # nothing of a previous fit may leak into this one
         training_started = False
         try:
-            X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset, classes)
+            X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset, incremental, classes)
             training_started = True
             self._train(X, y, sample_weight, reset, incremental)
         except BaseException as error:
@@ -252,11 +260,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         """Remove every fitted attribute, so that a failed fit does not look fitted."""
         for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("__")]:
             delattr(self, name)
-        self.__dict__.pop("_random_state", None)
+        for name in self._PRIVATE_FITTED:
+            self.__dict__.pop(name, None)
 
-    def _validate_training_data(self, X, y, sample_weight, reset, classes):
+    def _validate_training_data(self, X, y, sample_weight, reset, incremental, classes):
         X, y = self._validate_X_y(X, y, reset=reset)
-        y = self._encode_targets(y, reset=reset, classes=classes)
+        if reset:
+            self._fit_dtype = X.dtype  # coefs_ and outputs keep X's dtype, as scikit-learn's
+        y = self._encode_targets(y, reset=reset, incremental=incremental, classes=classes)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         sample_weight = sample_weight * self._class_sample_weight(y)
         if not np.any(sample_weight > 0):
@@ -286,19 +297,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
                 f"fitted on samples of shape {tuple(self.input_shape_)}."
             )
 
-    def _resolve_batch_size(self, n_samples):
-        if self.solver == "lbfgs":
-            return n_samples
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                f"Got batch_size={self.batch_size} larger than the {n_samples} training "
-                "samples; it is clipped to the number of samples.",
-                UserWarning,
-            )
-        return min(self.batch_size, n_samples)
-
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
         source = as_tensor_source(X, dtype, self._module_input_shape())
         target = torch.from_numpy(self._target_array(y, dtype))
@@ -314,92 +312,51 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             random_state=self._random_state,
             stratify=self._stratify_by(y),
         )
+        if len(valid_index) < 2:  # scikit-learn's rule and message
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            )
         return dataset.subset(torch.from_numpy(train_index)), dataset.subset(torch.from_numpy(valid_index))
 
-    def _solver_options(self, graph=False):
-        """Keyword arguments of the optimizer (AdamW's decoupled weight decay included).
+    def _convergence_state(self, reset):
+        """The stopping rule's curves and counts that this call goes on from."""
+        if reset or self.solver == "lbfgs":
+            return ConvergenceState()
+        return ConvergenceState(
+            loss_curve=list(getattr(self, "loss_curve_", [])),
+            validation_scores=list(self.validation_scores_ or []),
+            best_loss=np.inf if self.best_loss_ is None else self.best_loss_,
+            best_validation_score=(-np.inf if self.best_validation_score_ is None
+                                   else self.best_validation_score_),
+            no_improvement_count=self._no_improvement_count,
+        )
 
-        With ``graph``, the optimizer's step can be captured in a CUDA graph.
+    def _seeded_module(self, n_features, device, dtype):
+        """Build a new module; torch's initialisers draw from a seed of the random state.
+
+        The seed comes from a copy of ``_random_state``, which is left as it
+        was: scikit-learn's MLP draws its initial weights from the random
+        state before anything else, and skdeep's MLPs do the same.
         """
-        if self.solver == "lbfgs":
-            return dict(max_iter=self.max_iter, max_eval=self.max_fun, tolerance_grad=self.tol,
-                        tolerance_change=np.finfo(float).eps, line_search_fn="strong_wolfe")
-        options = {}
-        if self.solver == "adamw":  # AdamW decouples the decay: alpha is its coefficient
-            options["decoupled_weight_decay"] = self.alpha
-        if self.solver in _FUSED_SOLVERS:
-            options["fused"] = True  # one kernel per step instead of a Python loop over tensors
-        if graph:
-            options["tensor_lr"] = True
-            if self.solver != "sgd":  # SGD keeps no step count on the host
-                options["capturable"] = True
-        if self.solver == "sgd":
-            options.update(momentum=self.momentum,
-                           nesterov=self.nesterovs_momentum and self.momentum > 0)
-        elif self.solver in ("adam", "adamw"):
-            options.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
-        else:
-            options.update(eps=self.epsilon)
-        return options
+        seed = int(copy.deepcopy(self._random_state).randint(np.iinfo(np.int32).max))
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
+            torch.manual_seed(seed)
+            return self._build_module(n_features, self.n_outputs_, device).to(device=device, dtype=dtype)
 
-    def _reported_penalty(self, batch_weight, net):
-        """The penalty scikit-learn's ``loss_`` includes, for stochastic solvers."""
-        return weight_penalty(net.module_, self.l1, self.alpha) / batch_weight
-
-    def _build_net(self, n_features, train_data, batch_size, device, dtype, previous=None):
-        """Build and initialise the skorch net that trains the module.
-
-        With ``previous`` (a warm-started fit), the new net starts from its
-        weights, history and convergence state, as scikit-learn's MLP does: the
-        optimizer and the learning-rate schedule are built afresh from the
-        current parameters, so a new ``learning_rate_init``, ``alpha`` or
-        ``max_iter`` takes effect.
-        """
-        n_train = len(train_data)
-        mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
-        batch_weight = batch_size * mean_weight  # the expected weight sum of a batch
-        stochastic = self.solver in STOCHASTIC_SOLVERS
-        callbacks = [("divergence", DivergenceCheck())]
-        if stochastic:
-            total_steps = self.max_iter * math.ceil(n_train / batch_size)
-            if self.learning_rate in ("cosine", "onecycle"):
-                schedule = AnnealingSchedule(self.learning_rate, self.learning_rate_init, total_steps)
-            else:
-                schedule = LearningRateSchedule(self.learning_rate, self.learning_rate_init, self.power_t,
-                                                samples_seen=0 if previous is None else self.t_)
-            callbacks += [
-                ("learning_rate", schedule),
-                ("convergence", ConvergenceMonitor(
-                    self.tol, self.n_iter_no_change, self.learning_rate == "adaptive",
-                    partial(self._reported_penalty, batch_weight), self.verbose == 1)),
-            ]
-        if self.verbose >= 2:
-            callbacks.append(("progress", EpochProgressBar()))
-        callbacks.append(("sklearn_callbacks", SklearnCallbackBridge()))
-        module = self._build_module(n_features, self.n_outputs_, device).to(device=device, dtype=dtype)
-        net = SkdeepNet(
+    def _new_net(self, config, module, device):
+        """A skorch net that trains ``module`` by ``config``."""
+        return SkdeepNet(
             module=module,
             criterion=SklearnLoss(self._loss_kind()),
-            optimizer=partial(make_optimizer, solver=self.solver,
-                              **self._solver_options(graph=self._uses_cuda_graph(device))),
-            lr=self.learning_rate_init if stochastic else 1.0,
-            batch_size=batch_size,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            batch_size=config.batch_size,
             train_split=None,
-            callbacks=callbacks,
             device=device,
             verbose=0,
-            shuffle=self.shuffle,
-            l1=self.l1,
-            l2=0.0 if stochastic else self.alpha,
-            # sklearn's alpha adds alpha / 2 * ||W||^2 / (batch's weight sum) to
-            # the loss: the gradient term alpha / batch_weight * W (exact for full
-            # batches, in expectation otherwise), added after backward.
-            weight_decay=self.alpha / batch_weight if stochastic and self.solver != "adamw" else 0.0,
+            predict_nonlinearity=self._predict_nonlinearity(),
             **_compile_options(self.compile),
-        ).initialize()
-        if previous is not None:
-            _continue_training(net, previous)
-        return net
+        ).configure(config).initialize()
 
     def _train(self, X, y, sample_weight, reset, incremental):
         if reset:
@@ -408,80 +365,46 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
                 if self.random_state is not None
                 else np.random.RandomState(np.random.SeedSequence().generate_state(4))
             )
-        device = self.device_ if incremental and not reset else resolve_device(self.device)
-        dtype, autocast = PRECISIONS[self.precision]
-        if autocast is not None and self.solver == "lbfgs":
-            raise ValueError(
-                f"precision={self.precision!r} needs a stochastic solver {STOCHASTIC_SOLVERS}; "
-                "lbfgs trains in 'float32' or 'float64'."
-            )
-        self._check_cuda_graph_options()
+        continuing = incremental and not reset  # partial_fit: the running optimizer goes on
+        device = self.device_ if continuing else resolve_device(self.device)
+        dtype = PRECISIONS[self.precision][0] if not continuing else next(self.module_.parameters()).dtype
+        module = None if continuing else self._seeded_module(X.shape[1], device, dtype)
         early_stopping = self.early_stopping and not incremental
         train_data, valid_data = self._make_datasets(X, y, sample_weight, dtype, early_stopping)
         train_data = place_on_device(train_data, device)
-        valid_data = valid_data and place_on_device(valid_data, device)
-        batch_size = self._resolve_batch_size(len(train_data))
+        validation = None
+        if early_stopping:
+            validation = (place_on_device(valid_data, device), self._validation_scorer())
+        mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
+        state = self._convergence_state(reset)
+        config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
+                                  incremental=incremental, state=state, validation=validation)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
+        with torch.random.fork_rng(devices=_cuda_devices(device)):
             torch.manual_seed(seed)
-            if incremental and not reset:  # partial_fit: the running optimizer goes on
-                net = self.net_
+            if continuing:
+                net = self.net_.configure(config)
             else:
-                net = self._build_net(X.shape[1], train_data, batch_size, device, dtype,
-                                      previous=None if reset else self.net_)
-            net.autocast = autocast
-            net.cuda_graph = self._uses_cuda_graph(device)
+                net = self._new_net(config, module, device)
+                if not reset:  # a warm start: the new optimizer and schedule start from the previous weights
+                    _continue_training(net, self.net_)
             net.generator = torch.Generator().manual_seed(seed)
-            monitor = dict(net.callbacks_).get("convergence")
-            if monitor is not None:
-                monitor.set_validation(valid_data, self._validation_score if early_stopping else None)
             epochs_before = len(net.history)
-            epochs = 1 if incremental or self.solver == "lbfgs" else self.max_iter
-            progress = dict(net.callbacks_).get("progress")
-            if progress is not None:
-                progress.total = epochs
-            bridge = dict(net.callbacks_)["sklearn_callbacks"]
-            bridge.context = self._begin_callback_task(epochs, X, y)
-            bridge.estimator = self
-            try:
-                with threads_within_cpu_share():
-                    net.partial_fit(train_data, epochs=epochs)
-            finally:
-                context, bridge.context, bridge.estimator = bridge.context, None, None
-            if context is not None:
-                context.call_on_fit_task_end(estimator=self, X=X, y=y,
-                                             reconstruction_attributes=lambda: {"net_": net})
-        self._record_training(net, monitor, epochs_before, len(train_data), incremental, reset)
+            self._run_training(net, config, train_data, X, y)
+        self._record_training(net, config, state, epochs_before, len(train_data), reset, incremental)
 
-    def _check_cuda_graph_options(self):
-        conflicts = self._cuda_graph_conflicts()
-        if self.cuda_graph is True and conflicts:
-            raise ValueError("cuda_graph=True cannot be combined with " + "; ".join(conflicts) + ".")
-
-    def _cuda_graph_conflicts(self):
-        """The parameters that rule CUDA graphs out, each as a phrase."""
-        conflicts = []
-        if self.solver not in GRAPH_SOLVERS:
-            conflicts.append(f"solver={self.solver!r} (supported: {', '.join(map(repr, GRAPH_SOLVERS))})")
-        if self.precision == "float16":
-            conflicts.append("precision='float16' (its loss scaler checks gradients on the host; "
-                             "use 'bfloat16')")
-        if self.compile:
-            conflicts.append(f"compile={self.compile!r} (use one or the other)")
-        return conflicts
-
-    def _uses_cuda_graph(self, device):
-        """Whether training on ``device`` captures CUDA graphs (never off CUDA).
-
-        Returns True, False or "auto" (capture when the data is on the GPU, quietly
-        train without a graph otherwise), as :class:`skdeep._net.SkdeepNet` takes it.
-        """
-        if device.type != "cuda" or self.cuda_graph is False:
-            return False
-        if self.cuda_graph is True:
-            return True
-        return "auto" if self._module_captures_by_default and not self._cuda_graph_conflicts() else False
+    def _run_training(self, net, config, train_data, X, y):
+        """Train ``net`` for ``config.epochs``, reporting to scikit-learn's callbacks."""
+        bridge = dict(net.callbacks_)["sklearn_callbacks"]
+        bridge.context = self._begin_callback_task(config.epochs, X, y)
+        bridge.estimator = self
+        try:
+            with threads_within_cpu_share():
+                net.partial_fit(train_data, epochs=config.epochs)
+        finally:
+            context, bridge.context, bridge.estimator = bridge.context, None, None
+        if context is not None:
+            context.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes=lambda: {"net_": net})
 
     def _begin_callback_task(self, epochs, X, y):
         """Open the fit's task for scikit-learn's callbacks (None before scikit-learn 1.9)."""
@@ -491,48 +414,55 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
         context.call_on_fit_task_begin(estimator=self, X=X, y=y)
         return context
 
-    def _record_training(self, net, monitor, epochs_before, n_train, incremental, reset):
+    def _record_training(self, net, config, state, epochs_before, n_train, reset, incremental):
         self.net_ = net
         epochs = len(net.history) - epochs_before
         self.t_ = (0 if reset else self.t_) + epochs * n_train
         self.history_ = history_frame(net.history)
+        monitor = dict(net.callbacks_).get("convergence")
         if monitor is None:  # lbfgs: one call of the optimizer runs all its iterations
-            state = net.optimizer_.state[net.optimizer_.param_groups[0]["params"][0]]
-            self.n_iter_ = int(state.get("n_iter", 0))
-            self.loss_ = self.best_loss_ = float(net.history[-1]["train_loss"])
-            if self.n_iter_ >= self.max_iter:
-                warnings.warn(
-                    f"lbfgs failed to converge after {self.n_iter_} iteration(s): the "
-                    f"maximum (max_iter={self.max_iter}) was reached. Increase max_iter "
-                    "or scale the data.",
-                    ConvergenceWarning,
-                )
+            self._record_lbfgs(net, config)
             return
-        self.n_iter_ = len(monitor.loss_curve)
-        self.loss_curve_ = list(monitor.loss_curve)
+        self.n_iter_ = monitor.n_iter
+        self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1]
-        if self.early_stopping and not incremental:
-            self.validation_scores_ = list(monitor.validation_scores)
-            self.best_validation_score_ = monitor.best_validation_score
+        self._no_improvement_count = state.no_improvement_count
+        if self.early_stopping:
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = state.best_validation_score
             self.best_loss_ = None
         else:
             self.validation_scores_ = self.best_validation_score_ = None
-            self.best_loss_ = monitor.best_loss
-        if not incremental and not monitor.stopped and epochs == self.max_iter:
+            self.best_loss_ = state.best_loss
+        if not incremental and not monitor.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
                 "the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
 
+    def _record_lbfgs(self, net, config):
+        result = net.optimizer_.result
+        self.n_iter_ = result["n_iter"]
+        self.loss_ = self.best_loss_ = float(net.history[-1]["train_loss"]) + config.penalty.value(net.module_)
+        if result["status"] != 0:  # as scikit-learn's warning
+            advice = (f" Increase the number of iterations (max_iter={self.max_iter}) or scale the data."
+                      if self.n_iter_ == self.max_iter else "")
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result['status']}):\n"
+                f"{result['message']}\n{advice}",
+                ConvergenceWarning,
+            )
+
     # -- prediction ---------------------------------------------------------------
 
     def _raw_predict(self, X, transform=None):
-        """Raw network outputs for X, as a float64 array of shape (n_samples, n_outputs).
+        """Raw network outputs for X, of shape (n_samples, n_outputs).
 
         ``transform``, a function of the float64 output tensor, runs on the
         device before the copy back (probabilities, say); it may modify that
-        tensor in place.
+        tensor in place. The result has the dtype scikit-learn's MLP gives:
+        that of X at fit, promoted with X's.
         """
         check_is_fitted(self)
         X = self._validate_X(X)
@@ -545,11 +475,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator):
             output = self.net_.forward(dataset, device=self.device_).double()
             if transform is not None:
                 output = transform(output)
-        return output.cpu().numpy()
+        return output.cpu().numpy().astype(np.result_type(self._fit_dtype, X.dtype), copy=False)
 
 
 def _continue_training(net, previous):
-    """Carry a fitted net's weights, history and convergence state over to ``net``."""
+    """Carry a fitted net's weights and history over to ``net`` (the stopping state is the estimator's)."""
     try:
         net.module_.load_state_dict(previous.module_.state_dict())
     except RuntimeError as error:
@@ -559,9 +489,11 @@ def _continue_training(net, previous):
             f"a new network.\n{error}"
         ) from error
     net.history = previous.history
-    monitor, previous_monitor = dict(net.callbacks_).get("convergence"), dict(previous.callbacks_).get("convergence")
-    if monitor is not None and previous_monitor is not None:
-        monitor.resume(previous_monitor)
+
+
+def _cuda_devices(device):
+    """The CUDA devices whose random state ``torch.random.fork_rng`` must keep for ``device``."""
+    return [device.index or 0] if device.type == "cuda" else []
 
 
 def _compile_options(compile):

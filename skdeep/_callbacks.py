@@ -1,10 +1,15 @@
 """skorch callbacks that give skdeep's training scikit-learn's MLP behaviour."""
 
 import math
+import warnings
+from dataclasses import dataclass, field
 
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 from tqdm.auto import tqdm
+
+from skdeep._stopping import count_no_improvement, should_stop
 
 
 def _set_learning_rate(net, value):
@@ -32,8 +37,8 @@ class LearningRateSchedule(Callback):
     lr_init : float
     power_t : float
     samples_seen : int, default=0
-        Samples seen by earlier fits (a warm start), from which ``"invscaling"``
-        counts on.
+        Samples seen by earlier calls (a warm start, earlier ``partial_fit``
+        calls), from which ``"invscaling"`` counts on.
 
     See Also
     --------
@@ -53,12 +58,13 @@ class LearningRateSchedule(Callback):
             _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t)
 
 
-class AnnealingSchedule(LearningRateSchedule):
+class AnnealingSchedule(Callback):
     """Set the learning rate at every batch, by a cosine or one-cycle schedule.
 
-    ``"cosine"`` anneals from ``lr_init`` towards 0 over ``total_steps``
-    batches; ``"onecycle"`` warms up from ``lr_init / 25`` to ``lr_init`` over
-    the first 30% of the steps, then anneals to ``lr_init / 25e4``, as
+    The schedule spans ``total_samples`` training samples (``max_iter``
+    epochs): ``"cosine"`` anneals from ``lr_init`` towards 0;
+    ``"onecycle"`` warms up from ``lr_init / 25`` to ``lr_init`` over the
+    first 30%, then anneals to ``lr_init / 25e4``, as
     :class:`torch.optim.lr_scheduler.OneCycleLR` does. Only these schedules
     listen to every batch; the others cost nothing per step.
 
@@ -66,17 +72,22 @@ class AnnealingSchedule(LearningRateSchedule):
     ----------
     schedule : {"cosine", "onecycle"}
     lr_init : float
-    total_steps : int
-        Number of batches the schedule spans.
+    total_samples : int
+        Number of training samples the schedule spans.
+    samples_seen : int, default=0
+        Samples the schedule has already gone through (earlier ``partial_fit``
+        calls).
     """
 
-    def __init__(self, schedule, lr_init, total_steps):
-        super().__init__(schedule, lr_init, power_t=None)
-        self.total_steps = total_steps
-        self.step = 0
+    def __init__(self, schedule, lr_init, total_samples, samples_seen=0):
+        self.schedule = schedule
+        self.lr_init = lr_init
+        self.total_samples = total_samples
+        self.samples_seen = samples_seen
 
-    def _by_step(self):
-        progress = min(self.step / max(self.total_steps, 1), 1.0)
+    def learning_rate(self):
+        """The rate after ``samples_seen`` of the schedule's ``total_samples``."""
+        progress = min(self.samples_seen / max(self.total_samples, 1), 1.0)
         if self.schedule == "cosine":
             return self.lr_init * 0.5 * (1.0 + math.cos(math.pi * progress))
         start, end, warmup = self.lr_init / 25.0, self.lr_init / 25e4, 0.3
@@ -87,46 +98,92 @@ class AnnealingSchedule(LearningRateSchedule):
         return high + (low - high) * 0.5 * (1.0 + math.cos(math.pi * phase))
 
     def on_train_begin(self, net, **kwargs):
-        _set_learning_rate(net, self._by_step())
+        _set_learning_rate(net, self.learning_rate())
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
-            self.step += 1
-            _set_learning_rate(net, self._by_step())
+            self.samples_seen += len(batch[0])
+            _set_learning_rate(net, self.learning_rate())
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("learning_rate", _learning_rate(net))
 
 
 class DivergenceCheck(Callback):
-    """Stop training with a clear error after an epoch whose loss is not finite.
+    """Stop a training whose loss has become non-finite.
 
     One non-finite batch makes the epoch's mean loss non-finite, so checking
-    once per epoch catches every divergence without a per-batch cost.
+    once per epoch catches every divergence without a per-batch cost; the
+    weights are checked once more at the end. Without early stopping this
+    raises scikit-learn's error, with advice that fits the solver; with early
+    stopping it warns and stops, and the monitor restores the best epoch's
+    weights (scikit-learn records NaN validation scores and keeps the best
+    weights too).
+
+    Parameters
+    ----------
+    solver : str
+        The estimator's solver, named in the advice.
+    early_stopping : bool
+        Whether the best epoch's weights will be restored.
     """
+
+    MESSAGE = ("Solver produced non-finite parameter weights. The input data may contain "
+               "large values and need to be preprocessed.")
+
+    def __init__(self, solver, early_stopping):
+        self.solver = solver
+        self.early_stopping = early_stopping
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1]["train_loss"]
-        if not math.isfinite(loss):
-            raise ValueError(
-                f"Training diverged: the training loss became {loss} in epoch "
-                f"{len(net.history)}. The learning rate (currently "
-                f"{_learning_rate(net):g}; set by learning_rate_init) is probably too "
-                "high for this data: lower it, or scale the features (for example "
-                "with sklearn.preprocessing.StandardScaler)."
-            )
+        if math.isfinite(loss):
+            return
+        if not self.early_stopping:
+            raise ValueError(f"{self.MESSAGE} {self._advice(net, loss)}")
+        warnings.warn(
+            f"Training diverged: the training loss became {loss} in epoch {len(net.history)}; "
+            "training stopped and the weights of the epoch with the best validation score "
+            f"were restored. {self._advice(net, loss)}",
+            ConvergenceWarning,
+        )
+        raise KeyboardInterrupt  # skorch's documented way for a callback to stop fit
+
+    def on_train_end(self, net, **kwargs):
+        finite = torch.stack([p.detach().isfinite().all() for p in net.module_.parameters()]).all()
+        if not self.early_stopping and not bool(finite):
+            raise ValueError(f"{self.MESSAGE} {self._advice(net, math.nan)}")
+
+    def _advice(self, net, loss):
+        scale = "scale the features (for example with sklearn.preprocessing.StandardScaler)"
+        if self.solver == "lbfgs":
+            return f"The loss became {loss}: {scale}."
+        return (f"The loss became {loss} in epoch {len(net.history)}: lower the learning rate "
+                f"(learning_rate_init; currently {_learning_rate(net):g}) or {scale}.")
+
+
+@dataclass
+class ConvergenceState:
+    """Where scikit-learn's stopping rule stands: kept by the estimator between calls."""
+
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    no_improvement_count: int = 0
 
 
 class ConvergenceMonitor(Callback):
     """scikit-learn's stopping rules for stochastic solvers.
 
-    After each epoch, the monitor records the loss (and, when a validation
-    set is given, the validation score), counts the epochs without an
-    improvement of at least ``tol``, and stops training after more than
-    ``n_iter_no_change`` of them; with ``"adaptive"`` learning rates it first
-    divides the rate by 5, as long as the rate stays above 1e-6. With a
-    validation set the weights of the best-scoring epoch are restored at the
-    end of training.
-
-    Its state lives on across ``partial_fit`` calls, and :meth:`resume` carries
-    it over to the monitor of a warm-started ``fit``.
+    After each epoch, the monitor records the loss (the data loss plus the
+    penalty) and, when a validation set is given, the validation score;
+    counts the epochs without an improvement of at least ``tol``
+    (:func:`skdeep._stopping.count_no_improvement`), and stops training after
+    more than ``n_iter_no_change`` of them; with ``"adaptive"`` learning rates
+    it first divides the rate by 5, as long as the rate stays above 1e-6.
+    With a validation set the weights of the best-scoring epoch are restored
+    at the end of training.
 
     Parameters
     ----------
@@ -134,92 +191,77 @@ class ConvergenceMonitor(Callback):
     n_iter_no_change : int
     adaptive : bool
         Whether the learning rate is scikit-learn's ``"adaptive"`` schedule.
-    penalty : callable
-        ``penalty(net)`` returns the regularisation term added to the
-        reported loss, as scikit-learn's ``loss_`` includes it.
+    penalty : skdeep._penalty.WeightPenalty
+        The penalty added to the reported loss, as scikit-learn's ``loss_``
+        includes it.
     verbose : bool
         Print scikit-learn's progress lines.
+    state : ConvergenceState
+        The curves and counts so far; updated in place.
+    validation : tuple (dataset, score) or None, default=None
+        Score each epoch with ``score(net, dataset)``; dropped at the end of
+        training, so that the net keeps no data.
     """
 
-    def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose):
+    def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose, state, validation=None):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.adaptive = adaptive
         self.penalty = penalty
         self.verbose = verbose
-        self.loss_curve = []
-        self.validation_scores = []
-        self.best_loss = math.inf
-        self.best_validation_score = -math.inf
-        self.no_improvement_count = 0
+        self.state = state
+        self.validation = validation
+        self.n_iter = 0
         self.stopped = False
-        self._validation = None
-        self._best_state = None
-
-    def set_validation(self, dataset, score):
-        """Score each epoch with ``score(net, dataset)`` (None: no validation)."""
-        self._validation = None if dataset is None else (dataset, score)
-
-    def resume(self, previous):
-        """Go on from ``previous``'s curves and counts (a warm-started fit)."""
-        self.loss_curve = list(previous.loss_curve)
-        self.validation_scores = list(previous.validation_scores)
-        self.best_loss = previous.best_loss
-        self.best_validation_score = previous.best_validation_score
-        self.no_improvement_count = previous.no_improvement_count
-
-    def on_train_begin(self, net, **kwargs):
-        self.stopped = False
+        self._best_weights = None
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1]["train_loss"] + self.penalty(net)
-        self.loss_curve.append(loss)
+        state = self.state
+        self.n_iter += 1
+        loss = net.history[-1]["train_loss"] + self.penalty.value(net.module_)
+        state.loss_curve.append(loss)
         net.history.record("loss", loss)
         if self.verbose:
-            print(f"Iteration {len(self.loss_curve)}, loss = {loss:.8f}")
-        if self._validation is None:
-            improved = loss < self.best_loss - self.tol
-            self.best_loss = min(self.best_loss, loss)
+            print(f"Iteration {self.n_iter}, loss = {loss:.8f}")
+        if self.validation is None:
+            state.no_improvement_count, state.best_loss = count_no_improvement(
+                state.no_improvement_count, state.best_loss, loss, self.tol, greater_is_better=False)
             what = "Training loss"
         else:
-            dataset, score = self._validation
+            dataset, score = self.validation
             value = score(net, dataset)
-            self.validation_scores.append(value)
+            state.validation_scores.append(value)
             net.history.record("validation_score", value)
             if self.verbose:
                 print(f"Validation score: {value:f}")
-            improved = value > self.best_validation_score + self.tol
-            if value > self.best_validation_score:
-                self.best_validation_score = value
-                self._best_state = {
-                    key: tensor.detach().clone()
-                    for key, tensor in net.module_.state_dict().items()
-                }
+            best_before = state.best_validation_score
+            state.no_improvement_count, state.best_validation_score = count_no_improvement(
+                state.no_improvement_count, best_before, value, self.tol, greater_is_better=True)
+            if state.best_validation_score != best_before:
+                self._best_weights = {key: tensor.detach().clone()
+                                      for key, tensor in net.module_.state_dict().items()}
             what = "Validation score"
-        self.no_improvement_count = 0 if improved else self.no_improvement_count + 1
-        if self.no_improvement_count <= self.n_iter_no_change:
+        if not should_stop(state.no_improvement_count, self.n_iter_no_change):
             return
         if self.adaptive and _learning_rate(net) > 1e-6:
             _set_learning_rate(net, _learning_rate(net) / 5.0)
-            self.no_improvement_count = 0
+            state.no_improvement_count = 0
             if self.verbose:
                 print(f"Setting learning rate to {_learning_rate(net):f}")
             return
         if self.verbose:
-            print(
-                f"{what} did not improve more than tol={self.tol:f} for "
-                f"{self.n_iter_no_change} consecutive epochs. Stopping."
-            )
+            print(f"{what} did not improve more than tol={self.tol:f} for "
+                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         self.stopped = True
         raise KeyboardInterrupt  # skorch's documented way for a callback to stop fit
 
     def on_train_end(self, net, **kwargs):
-        if self._best_state is not None:
-            net.module_.load_state_dict(self._best_state)
+        if self._best_weights is not None:
+            net.module_.load_state_dict(self._best_weights)
         # Drop references to data and weight copies, so that a pickled
         # estimator holds no training data and no device tensors.
-        self._best_state = None
-        self._validation = None
+        self._best_weights = None
+        self.validation = None
 
 
 class EpochProgressBar(Callback):
@@ -227,10 +269,15 @@ class EpochProgressBar(Callback):
 
     It advances once per epoch, so it costs nothing per batch; its postfix shows
     the last epoch's loss, and its validation score with early stopping.
+
+    Parameters
+    ----------
+    total : int
+        Number of epochs the bar counts to.
     """
 
-    def __init__(self):
-        self.total = None
+    def __init__(self, total):
+        self.total = total
         self._bar = None
 
     def on_train_begin(self, net, **kwargs):
@@ -280,30 +327,3 @@ class SklearnCallbackBridge(Callback):
         epoch, self._epoch = self._epoch, None
         return epoch.call_on_fit_task_end(
             estimator=self.estimator, reconstruction_attributes=lambda: {"net_": net})
-
-
-class LastStepAccumulator:
-    """Keep the last loss of an optimizer step (LBFGS evaluates many)."""
-
-    def __init__(self):
-        self.step = None
-
-    def store_step(self, step):
-        self.step = step
-
-    def get_step(self):
-        return self.step
-
-
-@torch.no_grad()
-def weight_penalty(module, l1, l2):
-    """Return ``l1 * sum |w| + l2 / 2 * sum w**2`` over the weight matrices of ``module``."""
-    if not (l1 or l2):
-        return 0.0
-    weights = torch.cat([p.reshape(-1) for p in module.parameters() if p.ndim > 1])
-    penalty = 0.0
-    if l1:
-        penalty += l1 * float(weights.abs().sum())
-    if l2:
-        penalty += 0.5 * l2 * float(torch.dot(weights, weights))
-    return penalty

@@ -7,11 +7,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skdeep._base import store_parameters
 from skdeep._docs import fill_doc
-from skdeep._mlp import as_layer_sizes
+from skdeep._mlp import DENSE_CONSTRAINTS, as_layer_sizes
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
 from skdeep.modules import CNN
 
 _CNN_CONSTRAINTS = {
+    **DENSE_CONSTRAINTS,
     "conv_filters": ["array-like"],
     "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple],
     "pool_size": [Interval(Integral, 1, None, closed="left"), tuple, None],
@@ -78,11 +79,7 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
 
     Parameters
     ----------
-    {convolution_parameters}
-
-    {architecture_parameters}
-
-    {training_parameters}
+    {parameters}
 
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``.
@@ -90,7 +87,8 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels. A ``y`` with a single class is accepted, as in
+        scikit-learn: ``predict`` then returns that class.
 
     {fitted_attributes}
 
@@ -167,14 +165,10 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
 
     Parameters
     ----------
-    {convolution_parameters}
-
-    {architecture_parameters}
+    {parameters}
 
     loss : {"squared_error", "poisson"}, default="squared_error"
         Loss to minimise.
-
-    {training_parameters}
 
     Attributes
     ----------

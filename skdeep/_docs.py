@@ -1,7 +1,23 @@
-"""Docstring sections shared by skdeep's estimators, written once."""
+"""Docstring sections shared by skdeep's estimators, written once.
 
-_SECTIONS = {
-    "{architecture_parameters}": """\
+:func:`fill_doc` builds each estimator's Parameters section from its
+``__init__`` signature, so that the parameters are documented in signature
+order and none goes undocumented.
+"""
+
+import inspect
+import re
+import textwrap
+
+
+def _split_entries(text):
+    """``{name: entry}`` of the numpydoc entries in ``text``, whose headers start at column 0."""
+    blocks = re.split(r"\n+(?=\S)", text.strip())
+    return {re.match(r"\w+", block)[0]: block.rstrip() for block in blocks if block}
+
+
+#: numpydoc entry of each parameter that several estimators share, by name
+_PARAMETERS = _split_entries("""\
 hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
     The ith element is the number of neurons in the ith hidden layer; ``()``
     means no hidden layer (a linear model).
@@ -14,8 +30,8 @@ dropout : float, default=0.0
     Dropout probability after each hidden activation.
 
 batch_norm : bool, default=False
-    Add batch normalisation before each hidden activation.""",
-    "{convolution_parameters}": """\
+    Add batch normalisation before each hidden activation.
+
 conv_filters : array-like of int, default=(32, 64)
     Output channels of each convolutional block. A block is ``conv -> [batch
     norm] -> activation -> [max-pool]``, with "same" padding.
@@ -47,23 +63,27 @@ memory_format : {"auto", "channels_last", "contiguous"}, default="auto"
     prefer; the results are the same up to float rounding. ``"auto"`` uses it
     on the CPU and keeps ``"contiguous"`` (torch's default) on GPUs, where it
     has not been measured yet. ``"lbfgs"`` and 1-D signals always use
-    ``"contiguous"``.""",
-    "{training_parameters}": """\
+    ``"contiguous"``.
+
 solver : {"adam", "sgd", "lbfgs", "adamw", "rmsprop", "adagrad"}, default="adam"
-    Optimizer. ``"lbfgs"`` is full-batch (:class:`torch.optim.LBFGS` with a
-    strong-Wolfe line search), bounded by ``max_iter`` and ``max_fun``.
+    Optimizer. ``"lbfgs"`` is full-batch: scipy's L-BFGS-B, as in
+    scikit-learn, bounded by ``max_iter`` and ``max_fun`` and stopping once
+    every gradient entry is at most ``tol``.
 
 alpha : float, default=0.0001
     Strength of the L2 penalty on the weight matrices (not on biases). As in
-    scikit-learn it stands for ``alpha / 2 * ||W||^2 / (batch's weight sum)``
-    in the loss; its gradient ``alpha / (batch_size * mean weight) * W`` is
-    added after backward (exact for full batches). For ``"adamw"`` it is the
-    decoupled weight decay coefficient; ``"lbfgs"`` adds the penalty to the
-    loss itself.
+    scikit-learn it stands for ``alpha / 2 * ||W||^2 / batch_weight`` in the
+    loss, where ``batch_weight`` is the batch's expected weight sum,
+    ``batch_size * mean sample weight`` (exact for full batches). The
+    stochastic solvers add its gradient ``alpha * W / batch_weight`` after
+    backward; ``"lbfgs"`` adds the penalty to the loss it minimises. For
+    ``"adamw"`` it is the decoupled weight decay coefficient of the optimizer,
+    and is not part of ``loss_``. ``set_params(alpha=...)`` between
+    ``partial_fit`` calls takes effect at the next call, as in scikit-learn.
 
 batch_size : int or "auto", default="auto"
     Size of minibatches; ``"auto"`` is ``min(200, n_samples)``. Ignored by
-    ``"lbfgs"``.
+    ``"lbfgs"``. Read at every ``fit`` and ``partial_fit`` call.
 
 learning_rate : {"constant", "invscaling", "adaptive", "cosine", "onecycle"}, \
 default="constant"
@@ -98,9 +118,10 @@ tol : float, default=1e-4
     ``early_stopping``) that counts as progress.
 
 verbose : bool or int, default=False
-    ``1`` (or True) prints scikit-learn's ``Iteration N, loss = ...`` line
-    after each epoch; ``2`` or more shows a progress bar over the epochs with
-    the running loss (and validation score), in a terminal or a notebook.
+    Any truthy value prints scikit-learn's ``Iteration N, loss = ...`` line
+    after each epoch (and ``Validation score: ...`` with ``early_stopping``);
+    ``2`` or more also shows a progress bar over the epochs with the running
+    loss (and validation score), in a terminal or a notebook.
 
 warm_start : bool, default=False
     Continue from the previous fit's weights instead of starting afresh. As
@@ -140,8 +161,10 @@ max_fun : int, default=15000
     Maximum number of loss evaluations of ``"lbfgs"``.
 
 l1 : float, default=0.0
-    Strength of an L1 penalty on the weight matrices, added to the loss as
-    ``l1 * sum(|W|) / n_batch``.
+    Strength of an L1 penalty on the weight matrices,
+    ``l1 * sum(|W|) / batch_weight`` in the loss, applied like ``alpha``: the
+    stochastic solvers add its subgradient ``l1 * sign(W) / batch_weight``
+    after backward; ``"lbfgs"`` adds the penalty to the loss it minimises.
 
 device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
     Where to train and predict. ``"auto"`` picks CUDA when available (the
@@ -177,8 +200,8 @@ cuda_graph : bool or "auto", default="auto"
     skdeep's own networks when all of this holds and trains without a graph
     otherwise; a module of your own (``TorchClassifier``, ``TorchRegressor``)
     is captured only with True, which also raises on conflicting parameters
-    and warns when the data is not on the GPU. Ignored on the CPU and MPS.""",
-    "{tabular_parameters}": """\
+    and warns when the data is not on the GPU. Ignored on the CPU and MPS.
+
 categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, default=None
     Columns learned as embeddings, as in scikit-learn's
     HistGradientBoosting: ``"from_dtype"`` takes pandas ``category`` and
@@ -190,7 +213,11 @@ categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, 
 
 embedding_dims : int, dict or None, default=None
     Size of each embedding: None for ``min(50, (n_categories + 1) // 2)``, an
-    int for every column, or ``{column name: size}`` (others use the rule).""",
+    int for every column, or ``{column name: size}`` (others use the rule).
+""")
+
+#: attribute sections that several estimators share, by the marker they replace
+_ATTRIBUTES = {
     "{tabular_attributes}": """\
 is_categorical_ : ndarray of bool of shape (n_features,) or None
     Which columns were learned as embeddings, with ``categorical_features``.
@@ -201,7 +228,8 @@ categorical_encoder_ : sklearn.preprocessing.OrdinalEncoder
     missing values and unseen categories.""",
     "{fitted_attributes}": """\
 loss_ : float
-    The loss after the last epoch, penalties included.
+    The loss of the last epoch, as scikit-learn's ``loss_``: its data loss
+    plus each penalty once, computed on the weights at the end of the epoch.
 
 best_loss_ : float or None
     The lowest loss reached; None with ``early_stopping``.
@@ -219,10 +247,12 @@ t_ : int
     Number of training samples seen by the solver.
 
 coefs_ : list of ndarray
-    The ith element is the weight matrix of layer i, of shape (n_in, n_out).
+    The ith element is the weight matrix of layer i, of shape (n_in, n_out),
+    in the dtype of X at fit (float32 or float64), as in scikit-learn.
 
 intercepts_ : list of ndarray
-    The ith element is the bias vector of layer i + 1.
+    The ith element is the bias vector of layer i + 1, in the dtype of X at
+    fit.
 
 n_features_in_ : int
     Number of features (values per sample) seen during fit.
@@ -234,7 +264,9 @@ input_shape_ : tuple of int
     Shape of one sample seen during fit, e.g. ``(28, 28)`` for images.
 
 n_iter_ : int
-    Number of epochs run (iterations for ``"lbfgs"``).
+    Number of epochs run by the last call of ``fit`` or ``partial_fit`` (1
+    after each ``partial_fit``; iterations for ``"lbfgs"``), as scikit-learn
+    counts.
 
 n_layers_ : int
     Number of dense layers plus one, scikit-learn's count (input and output
@@ -256,14 +288,109 @@ device_ : torch.device
     The device the model lives on.
 
 history_ : pandas.DataFrame
-    One row per epoch: ``epoch``, ``loss``, ``train_loss`` (without
-    penalties), ``validation_score`` (with ``early_stopping``),
-    ``learning_rate`` and ``duration`` in seconds.""",
+    One row per epoch: ``epoch``, ``loss`` (the ``loss_curve_`` value: data
+    loss plus penalties), ``train_loss`` (the data loss alone: the mean over
+    the epoch's batches, without penalties), ``validation_score`` (with
+    ``early_stopping``), ``learning_rate`` and ``duration`` in seconds.""",
 }
+
+#: a Parameters section: its header's indentation, and its body up to the next section or the end
+_PARAMETERS_SECTION = re.compile(
+    r"^(?P<indent>[ \t]*)Parameters\n(?P=indent)-+\n"
+    r"(?P<body>.*?)"
+    r"(?=^(?P=indent)\S[^\n]*\n(?P=indent)-+\n|\Z)",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def fill_doc(cls):
-    """Class decorator: replace the shared ``{section}`` markers of a docstring."""
-    for marker, text in _SECTIONS.items():
-        cls.__doc__ = cls.__doc__.replace(marker, text.replace("\n", "\n    "))
+    """Class decorator: complete the Parameters and Attributes of a docstring.
+
+    The Parameters section holds a ``{parameters}`` marker and, next to it,
+    the entries of the parameters whose text is the class's own. The section
+    becomes the entries of all ``__init__`` parameters in signature order: the
+    class's own, else the shared one of ``_PARAMETERS``. Each marker of
+    ``_ATTRIBUTES`` standing on a line of its own becomes its section. Inserted
+    text gets the indentation of its marker, so that indented docstrings and
+    the dedented ones of Python 3.13 both come out right.
+
+    Parameters
+    ----------
+    cls : type
+        The class to document.
+
+    Returns
+    -------
+    cls : type
+        The same class, its ``__doc__`` completed.
+
+    Raises
+    ------
+    ValueError
+        If the docstring has no Parameters section with ``{parameters}``, if a
+        parameter has no entry, or if the class documents one it does not
+        take.
+
+    Examples
+    --------
+    >>> import inspect
+    >>> from skdeep._docs import fill_doc
+    >>> @fill_doc
+    ... class Net:
+    ...     '''A network.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     {parameters}
+    ...
+    ...     width : int, default=8
+    ...         Neurons per layer.
+    ...     '''
+    ...     def __init__(self, width=8, *, shuffle=True):
+    ...         self.width, self.shuffle = width, shuffle
+    >>> print(inspect.getdoc(Net))
+    A network.
+    <BLANKLINE>
+    Parameters
+    ----------
+    width : int, default=8
+        Neurons per layer.
+    <BLANKLINE>
+    shuffle : bool, default=True
+        Whether to shuffle the samples at each epoch.
+    """
+    doc = cls.__doc__
+    for marker, text in _ATTRIBUTES.items():
+        doc = _replace_marker(doc, marker, text)
+    cls.__doc__ = _fill_parameters(doc, cls)
     return cls
+
+
+def _replace_marker(doc, marker, text):
+    """``doc`` with each line that holds only ``marker`` replaced by ``text``, indented as the marker was."""
+    return re.sub(rf"^([ \t]*){re.escape(marker)}$", lambda line: textwrap.indent(text, line[1]), doc, flags=re.M)
+
+
+def _fill_parameters(doc, cls):
+    """``doc`` with its Parameters section made of the entries of ``cls.__init__``'s parameters."""
+    section = _PARAMETERS_SECTION.search(doc)
+    if section is None or "{parameters}" not in section["body"]:
+        raise ValueError(f"{cls.__name__}'s docstring needs a Parameters section holding {{parameters}}.")
+    own = _split_entries(textwrap.dedent(section["body"]).replace("{parameters}", ""))
+    entries = textwrap.indent("\n\n".join(_parameter_entries(cls, own)), section["indent"])
+    return doc[: section.start("body")] + entries + "\n\n" + doc[section.end("body") :]
+
+
+def _parameter_entries(cls, own):
+    """The entries of ``cls.__init__``'s parameters in signature order: those in ``own``, else the shared ones."""
+    names = list(inspect.signature(cls.__init__).parameters)[1:]
+    documented = {**_PARAMETERS, **own}
+    missing = [name for name in names if name not in documented]
+    foreign = [name for name in own if name not in names]
+    if missing or foreign:
+        raise ValueError(
+            f"{cls.__name__}'s docstring must document exactly its __init__ parameters: "
+            f"{missing} have no entry (in skdeep._docs._PARAMETERS or the class's Parameters section), "
+            f"{foreign} are not parameters."
+        )
+    return [documented[name] for name in names]

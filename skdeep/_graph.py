@@ -35,6 +35,58 @@ GRAPH_SOLVERS = ("sgd", "adam", "adamw")
 WARMUP_STEPS = 3
 
 
+def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_by_default):
+    """Decide whether training captures CUDA graphs: the ``cuda_graph`` parameter's one owner.
+
+    Parameters
+    ----------
+    cuda_graph : bool or "auto"
+        The estimator's parameter.
+    device : torch.device
+        Where training runs: graphs exist on CUDA only.
+    solver, precision, compile
+        The estimator's parameters that can rule graphs out.
+    captures_by_default : bool
+        Whether ``"auto"`` captures the estimator's module (skdeep's own
+        modules are tested to be capturable; a user's module may wait for the
+        host in its forward pass).
+
+    Returns
+    -------
+    mode : bool or "auto"
+        False (no graph), True (capture; warn if the data is not on the GPU)
+        or "auto" (capture when the data is on the GPU, quietly train without
+        a graph otherwise), as :class:`skdeep._net.SkdeepNet` takes it.
+
+    Raises
+    ------
+    ValueError
+        With ``cuda_graph=True`` and a parameter that rules graphs out.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._graph import cuda_graph_mode
+    >>> cuda_graph_mode("auto", device=torch.device("cpu"), solver="adam", precision="float32",
+    ...                 compile=False, captures_by_default=True)
+    False
+    """
+    conflicts = []
+    if solver not in GRAPH_SOLVERS:
+        conflicts.append(f"solver={solver!r} (supported: {', '.join(map(repr, GRAPH_SOLVERS))})")
+    if precision == "float16":
+        conflicts.append("precision='float16' (its loss scaler checks gradients on the host; use 'bfloat16')")
+    if compile:
+        conflicts.append(f"compile={compile!r} (use one or the other)")
+    if cuda_graph is True and conflicts:
+        raise ValueError("cuda_graph=True cannot be combined with " + "; ".join(conflicts) + ".")
+    if device.type != "cuda" or cuda_graph is False:
+        return False
+    if cuda_graph is True:
+        return True
+    return "auto" if captures_by_default and not conflicts else False
+
+
 class CapturedTrainStep:
     """Train on batches of a dataset on the GPU, replaying one CUDA graph per full batch.
 

@@ -1,15 +1,24 @@
 """Multi-layer perceptrons: drop-in upgrades of scikit-learn's MLPs."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skdeep._base import store_parameters
 from skdeep._categorical import CategoricalEmbeddingMixin
 from skdeep._docs import fill_doc
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
-from skdeep.modules import MLP, EmbeddingMLP
+from skdeep.modules import ACTIVATIONS, MLP, EmbeddingMLP
+
+#: constraints of the dense layers' parameters, shared by the MLPs and the CNNs' dense head
+DENSE_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "batch_norm": ["boolean"],
+}
 
 _TABULAR_CONSTRAINTS = {
     "categorical_features": [None, StrOptions({"from_dtype"}), "array-like"],
@@ -28,8 +37,29 @@ class _MLPArchitecture(CategoricalEmbeddingMixin):
             batch_norm=self.batch_norm,
         )
         if getattr(self, "is_categorical_", None) is None:
-            return MLP(n_features, n_outputs, **layers)
-        return EmbeddingMLP(int(np.sum(~self.is_categorical_)), self._embedding_dims(), n_outputs, **layers)
+            module = MLP(n_features, n_outputs, **layers)
+        else:
+            module = EmbeddingMLP(int(np.sum(~self.is_categorical_)), self._embedding_dims(), n_outputs, **layers)
+        return initialize_as_sklearn(module, self.activation, self._random_state)
+
+
+@torch.no_grad()
+def initialize_as_sklearn(module, activation, random_state):
+    """Draw the dense layers' initial weights as scikit-learn's MLP does, from ``random_state``.
+
+    scikit-learn draws each layer's weights, then its biases, uniformly in
+    ``+-sqrt(factor / (fan_in + fan_out))`` (Glorot's scheme; ``factor`` is 2
+    for the logistic activation, 6 otherwise), layer after layer, from the
+    estimator's random state before anything else. Drawn the same way, a
+    ``random_state`` gives the network scikit-learn's MLP starts from.
+    """
+    factor = 2.0 if activation == "logistic" else 6.0
+    for layer in (m for m in module.modules() if isinstance(m, torch.nn.Linear)):
+        fan_out, fan_in = layer.weight.shape
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        layer.weight.copy_(torch.from_numpy(random_state.uniform(-bound, bound, (fan_in, fan_out)).T))
+        layer.bias.copy_(torch.from_numpy(random_state.uniform(-bound, bound, fan_out)))
+    return module
 
 
 def as_layer_sizes(sizes):
@@ -53,11 +83,7 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
 
     Parameters
     ----------
-    {architecture_parameters}
-
-    {training_parameters}
-
-    {tabular_parameters}
+    {parameters}
 
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``:
@@ -68,7 +94,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (the label indices ``0 .. n_labels - 1`` for multilabel
-        targets).
+        targets). A ``y`` with a single class is accepted, as in scikit-learn:
+        ``predict`` then returns that class.
 
     {fitted_attributes}
 
@@ -92,7 +119,9 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
     True
     """
 
-    _parameter_constraints: dict = {**NeuralClassifierBase._parameter_constraints, **_TABULAR_CONSTRAINTS}
+    _parameter_constraints: dict = {
+        **NeuralClassifierBase._parameter_constraints, **DENSE_CONSTRAINTS, **_TABULAR_CONSTRAINTS
+    }
 
     def __init__(
         self,
@@ -146,15 +175,11 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
 
     Parameters
     ----------
+    {parameters}
+
     loss : {"squared_error", "poisson"}, default="squared_error"
         Loss to minimise. ``"poisson"`` predicts ``exp(output)`` and needs
         non-negative targets.
-
-    {architecture_parameters}
-
-    {training_parameters}
-
-    {tabular_parameters}
 
     Attributes
     ----------
@@ -180,7 +205,9 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
     True
     """
 
-    _parameter_constraints: dict = {**NeuralRegressorBase._parameter_constraints, **_TABULAR_CONSTRAINTS}
+    _parameter_constraints: dict = {
+        **NeuralRegressorBase._parameter_constraints, **DENSE_CONSTRAINTS, **_TABULAR_CONSTRAINTS
+    }
 
     def __init__(
         self,

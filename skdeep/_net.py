@@ -5,11 +5,14 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
 
 - ``get_iterator`` serves batches sliced from whole tensors instead of skorch's
   per-sample ``Dataset`` and collate (see :mod:`skdeep._data`);
-- ``get_loss`` passes the sample weights to the loss and adds the penalties;
-- ``train_step`` steps the optimizer directly (skorch's closure is kept for
-  LBFGS, which needs it) and clears the gradients itself (the optimizer's
-  ``zero_grad`` runs inside profiler and dynamo wrappers: a tenth of a small
-  fit);
+- ``get_dataset`` wraps arrays in skdeep's dataset, so that ``predict``,
+  ``predict_proba`` and ``forward`` take arrays as a skorch net's do;
+- ``get_loss`` passes the sample weights to the loss;
+- ``train_step`` steps the optimizer directly, adds the penalty's gradient
+  after backward (:class:`skdeep._penalty.WeightPenalty`; LBFGS, which needs
+  a closure, gets one that adds the penalty to the loss its line search sees)
+  and clears the gradients itself (the optimizer's ``zero_grad`` runs inside
+  profiler and dynamo wrappers: a tenth of a small fit);
 - ``run_single_epoch``, ``train_step_single`` and ``evaluation_step`` set the
   module's train/eval mode only when it changes rather than at every batch;
   ``run_single_epoch`` keeps the batch losses on the device, reads them back
@@ -21,7 +24,6 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
 - ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
   formats a table after every epoch even when silent (a fifth of a small fit's
   time), and ``PassthroughScoring`` re-reads the batch history;
-- ``get_train_step_accumulator`` keeps the last loss of an LBFGS step;
 - ``infer`` passes tensor batches (already on the device) straight to the
   module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
@@ -41,14 +43,15 @@ a replayed batch is only gathered inside the graph; and a callback listening to
 
 import warnings
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
-from skdeep._callbacks import LastStepAccumulator
-from skdeep._data import BatchIterator
+from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._graph import CapturedTrainStep
+from skdeep._lbfgs import ScipyLBFGS
 
 #: Batches at prediction time are larger than in training: no gradients to keep.
 PREDICT_BATCH_SIZE = 4096
@@ -57,6 +60,11 @@ PREDICT_BATCH_SIZE = 4096
 class SkdeepNet(NeuralNet):
     """skorch net with skdeep's data path, weighted loss and penalties.
 
+    The training settings that scikit-learn re-reads at every ``fit`` and
+    ``partial_fit`` call (batch size, penalty, callbacks, precision, CUDA
+    graph) are set by :meth:`configure` from a
+    :class:`skdeep._config.TrainingConfig`.
+
     Parameters
     ----------
     *args, **kwargs
@@ -64,18 +72,12 @@ class SkdeepNet(NeuralNet):
         and ``criterion(raw, target, sample_weight)`` the batch's (weighted)
         mean loss, as :class:`skdeep.modules.SklearnLoss` does.
     shuffle : bool, default=True
-        Reshuffle the training rows at each epoch.
+        Reshuffle the training rows at each epoch (unless a batch holds them
+        all: a permutation would then only change the order of a sum).
     generator : torch.Generator, default=None
         Source of the shuffling permutations.
-    l1 : float, default=0.0
-        L1 penalty on the weight matrices, divided by the batch's weight sum.
-    l2 : float, default=0.0
-        L2 penalty ``l2 / 2 * sum(w ** 2)`` added to the loss, divided likewise
-        (for LBFGS, whose line search must see the penalised loss).
-    weight_decay : float, default=0.0
-        ``weight_decay * w`` is added to the gradient of each weight matrix after
-        backward: the gradient of an L2 penalty, as the optimizers' own
-        ``weight_decay`` computes it, for all weights at once.
+    penalty : skdeep._penalty.WeightPenalty, default=None
+        The L1 and L2 penalties on the weights (None: none).
     autocast : torch.dtype or None, default=None
         Run the forward pass under :func:`torch.autocast` with this dtype
         (``torch.bfloat16`` or ``torch.float16``); the loss is computed in
@@ -88,20 +90,55 @@ class SkdeepNet(NeuralNet):
         quietly then.
     """
 
-    def __init__(self, *args, shuffle=True, generator=None, l1=0.0, l2=0.0, weight_decay=0.0,
-                 autocast=None, cuda_graph=False, **kwargs):
+    def __init__(self, *args, shuffle=True, generator=None, penalty=None, autocast=None, cuda_graph=False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle = shuffle
         self.generator = generator
-        self.l1 = l1
-        self.l2 = l2
-        self.weight_decay = weight_decay
+        self.penalty = penalty
         self.autocast = autocast
         self.cuda_graph = cuda_graph
         self._grad_scaler = None
         self._captured_step = None
-        self._decayed_weights = []
+        self._penalised_weights = []
         self._optimized_parameters = []
+
+    def configure(self, config):
+        """Take the settings of a :class:`skdeep._config.TrainingConfig` for the next training call.
+
+        The module, the optimizer and the history are kept: a continued
+        ``partial_fit`` trains on with the same optimizer, as scikit-learn's.
+        """
+        self.batch_size = config.batch_size
+        self.shuffle = config.shuffle
+        self.penalty = config.penalty
+        self.autocast = config.autocast
+        self.cuda_graph = config.cuda_graph
+        self.callbacks = config.callbacks
+        if self.initialized_:
+            self.initialize_callbacks()
+        return self
+
+    def get_dataset(self, X, y=None):
+        """Wrap arrays in skdeep's dataset, in the module's dtype (datasets pass through).
+
+        Parameters
+        ----------
+        X : Dataset, array-like, torch.Tensor or scipy sparse matrix
+            Samples as the module takes them.
+        y : array-like or torch.Tensor, default=None
+            Targets.
+
+        Returns
+        -------
+        dataset : torch.utils.data.Dataset
+        """
+        if isinstance(X, torch.utils.data.Dataset):
+            return X
+        dtype = next(self.module_.parameters()).dtype
+        source = X if torch.is_tensor(X) else as_tensor_source(X, dtype)
+        target = None if y is None else torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+        return ArrayDataset(source, target, dtype=dtype)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # float16 gradients underflow without loss scaling; the scaler lives for one
@@ -115,7 +152,7 @@ class SkdeepNet(NeuralNet):
         # hold no device tensors outside module_, optimizer_ and criterion_: those
         # are the ones skorch maps to the CPU when a GPU model is unpickled there
         self._grad_scaler = None
-        self._decayed_weights = []
+        self._penalised_weights = []
         self._optimized_parameters = []
         if self._captured_step is not None:  # the graph's gradient buffers go with it
             self._captured_step = None
@@ -151,9 +188,6 @@ class SkdeepNet(NeuralNet):
         self.cuda_dependent_attributes_ = self.cuda_dependent_attributes_[:] + missing
         return self
 
-    def _weight_matrices(self):
-        return [p for p in self.module_.parameters() if p.ndim > 1]
-
     def initialize_callbacks(self):
         super().initialize_callbacks()
         self._listeners = {}
@@ -186,7 +220,7 @@ class SkdeepNet(NeuralNet):
             return
         if self.module_.training != training:  # skorch sets the mode at every call: a walk over all modules
             self._set_training(training)
-        self._decayed_weights = self._weight_matrices() if training and self.weight_decay else []
+        self._penalised_weights = self.penalty.weights(self.module_) if training and self.penalty else []
         self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
         captured = training and self._captured_step is not None
         steps = self._captured_steps(iterator) if captured else self._steps(iterator, training, step_fn, fit_params)
@@ -217,21 +251,16 @@ class SkdeepNet(NeuralNet):
             yield batch, step
 
     def train_step(self, batch, **fit_params):
-        if isinstance(self.optimizer_, torch.optim.LBFGS):
-            return super().train_step(batch, **fit_params)  # LBFGS needs skorch's closure
+        if isinstance(self.optimizer_, ScipyLBFGS):
+            return self._lbfgs_step(batch, **fit_params)
         # skorch's step without the closure and its accumulator: same notifications
-        # the optimizer's zero_grad(set_to_none=True) without its profiler and dynamo wrappers
-        # (a tenth of a small fit's time)
-        for parameter in self._optimized_parameters:
-            parameter.grad = None
+        self._clear_gradients()
         step = self.train_step_single(batch, **fit_params)
         if self._grad_scaler is not None:
             self._grad_scaler.unscale_(self.optimizer_)
-        if self._decayed_weights:
-            self._decay_gradients()
-        if self.listeners("on_grad_computed"):
-            self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                        batch=batch, training=True)
+        if self._penalised_weights:
+            self.penalty.add_gradients(self._penalised_weights)
+        self._notify_gradients(batch)
         if self._grad_scaler is None:
             self.optimizer_.step()
         else:
@@ -239,9 +268,34 @@ class SkdeepNet(NeuralNet):
             self._grad_scaler.update()
         return step
 
-    def _decay_gradients(self):
-        weights = [w for w in self._decayed_weights if w.grad is not None]
-        torch._foreach_add_([w.grad for w in weights], [w.detach() for w in weights], alpha=self.weight_decay)
+    def _lbfgs_step(self, batch, **fit_params):
+        """One call of LBFGS, whose closure returns the penalised loss; the step reports the data loss."""
+        last = {}
+
+        def penalised_loss():
+            self._clear_gradients()
+            X, y = batch
+            y_pred = self.infer(X, **fit_params)
+            data_loss = self.get_loss(y_pred, y, X=X, training=True)
+            loss = data_loss + self.penalty.loss_term(self._penalised_weights) if self._penalised_weights else data_loss
+            loss.backward()
+            self._notify_gradients(batch)
+            last.update(loss=data_loss.detach(), y_pred=y_pred)
+            return loss
+
+        self.optimizer_.step(penalised_loss)
+        return last
+
+    def _clear_gradients(self):
+        # the optimizer's zero_grad(set_to_none=True) without its profiler and dynamo
+        # wrappers (a tenth of a small fit's time)
+        for parameter in self._optimized_parameters:
+            parameter.grad = None
+
+    def _notify_gradients(self, batch):
+        if self.listeners("on_grad_computed"):
+            self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                        batch=batch, training=True)
 
     def train_step_single(self, batch, **fit_params):
         # as skorch's, without switching the module to train mode at every batch
@@ -279,21 +333,11 @@ class SkdeepNet(NeuralNet):
         return BatchIterator(
             dataset,
             batch_size=self.batch_size if training else max(self.batch_size, PREDICT_BATCH_SIZE),
-            shuffle=training and self.shuffle,
+            shuffle=training and self.shuffle and len(dataset) > self.batch_size,
             generator=self.generator,
             device=torch.device(self.device),
         )
 
-    def get_train_step_accumulator(self):
-        if isinstance(self.optimizer_, torch.optim.LBFGS):
-            return LastStepAccumulator()
-        return super().get_train_step_accumulator()
-
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true if isinstance(y_true, tuple) else (y_true, None)
-        loss = self.criterion_(y_pred, target, weight)
-        if training and (self.l1 or self.l2):
-            penalty = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum()
-                          for w in self._weight_matrices())
-            loss = loss + penalty / (len(y_pred) if weight is None else weight.sum())
-        return loss
+        return self.criterion_(y_pred, target, weight)

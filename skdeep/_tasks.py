@@ -18,7 +18,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
-from skdeep._base import STOCHASTIC_SOLVERS, BaseNeuralEstimator, dtype_to_numpy
+from skdeep._base import BaseNeuralEstimator, dtype_to_numpy
+from skdeep._config import STOCHASTIC_SOLVERS
 
 
 def _solver_is_stochastic(estimator):
@@ -28,6 +29,46 @@ def _solver_is_stochastic(estimator):
             f"{estimator.solver!r} is not stochastic."
         )
     return True
+
+
+def decode_classes(raw, *, softmax, multilabel):
+    """Class indices (or a 0/1 label matrix) from raw outputs, a numpy array."""
+    if softmax:
+        return raw.argmax(axis=1)
+    positive = (raw > 0).astype(int)
+    return positive if multilabel else positive[:, 0]
+
+
+def binary_probabilities(raw):
+    """The two columns ``[1 - p, p]`` of a binary classifier's raw output (one logit)."""
+    return torch.cat([torch.sigmoid(-raw), torch.sigmoid(raw)], dim=1)
+
+
+def _identity(raw):
+    return raw
+
+
+def _weights(dataset):
+    return None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
+
+
+def validation_accuracy(net, dataset, *, softmax, multilabel):
+    """The accuracy of ``net`` on a validation dataset of encoded targets (early stopping's score)."""
+    raw = net.forward(dataset).double().numpy()
+    target = dataset.y.cpu().numpy()
+    if not softmax:
+        target = target.astype(int) if multilabel else target[:, 0].astype(int)
+    predicted = decode_classes(raw, softmax=softmax, multilabel=multilabel)
+    return float(accuracy_score(target, predicted, sample_weight=_weights(dataset)))
+
+
+def validation_r2(net, dataset, *, exp_output):
+    """The R^2 of ``net`` on a validation dataset (NaN for non-finite predictions, as scikit-learn's)."""
+    prediction = net.forward(dataset).double().numpy()
+    prediction = np.exp(prediction) if exp_output else prediction
+    if not np.isfinite(prediction).all():
+        return float("nan")
+    return float(r2_score(dataset.y.cpu().numpy(), prediction, sample_weight=_weights(dataset)))
 
 
 class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
@@ -48,7 +89,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
     def _multilabel(self):
         return self.out_activation_ == "logistic" and self.n_outputs_ > 1
 
-    def _encode_targets(self, y, *, reset, classes):
+    def _encode_targets(self, y, *, reset, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -62,12 +103,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             elif classes is not None:
                 labels = unique_labels(classes)
             else:
-                labels = unique_labels(y)
-            if not multilabel and len(labels) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes, but the "
-                    f"data contains only one class: {labels[0]!r}."
-                )
+                labels = unique_labels(y)  # one class is accepted, as by scikit-learn's MLP
             self.classes_ = labels
             self.out_activation_ = "softmax" if len(labels) > 2 and not multilabel else "logistic"
             self.n_outputs_ = y.shape[1] if multilabel else (1 if len(labels) == 2 else len(labels))
@@ -75,6 +111,11 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             raise ValueError(
                 f"{type(self).__name__} was fitted on {'multilabel' if self._multilabel else 'single-label'} "
                 f"targets and cannot continue training on {target_type} ones."
+            )
+        elif not incremental and not multilabel and set(unique_labels(y)) != set(self.classes_):
+            raise ValueError(  # scikit-learn's rule and message
+                "warm_start can only be used where `y` has the same classes as in the previous "
+                f"call to fit. Previously got {self.classes_}, `y` has {unique_labels(y)}"
             )
         if multilabel:
             if y.shape[1] != self.n_outputs_:
@@ -99,24 +140,21 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         return compute_sample_weight(self.class_weight, y if self._multilabel else self.classes_[y])
 
     def _stratify_by(self, y):
-        return None if self._multilabel else y
+        return None if self._multilabel else self.classes_[y]  # errors then name the user's labels
 
     def _loss_kind(self):
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"
 
     def _decode(self, raw):
-        if self.out_activation_ == "softmax":
-            return raw.argmax(axis=1)
-        positive = (raw > 0).astype(int)
-        return positive if self._multilabel else positive[:, 0]
+        return decode_classes(raw, softmax=self.out_activation_ == "softmax", multilabel=self._multilabel)
 
-    def _validation_score(self, net, dataset):
-        raw = net.forward(dataset).double().numpy()
-        target = dataset.y.cpu().numpy()
-        if self.out_activation_ != "softmax":
-            target = target.astype(int) if self._multilabel else target[:, 0].astype(int)
-        weight = None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
-        return accuracy_score(target, self._decode(raw), sample_weight=weight)
+    def _validation_scorer(self):
+        return partial(validation_accuracy, softmax=self.out_activation_ == "softmax", multilabel=self._multilabel)
+
+    def _predict_nonlinearity(self):
+        if self.out_activation_ == "softmax":
+            return partial(torch.softmax, dim=1)
+        return torch.sigmoid if self._multilabel else binary_probabilities
 
     @available_if(_solver_is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -133,15 +171,22 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             Weight of each sample in the loss.
         classes : array-like of shape (n_classes,), default=None
             Every label that can appear in ``y``; required on the first call
-            (a later batch may miss some of them), ignored afterwards.
+            (a later batch may miss some of them). Later calls may pass the
+            same labels again, or None.
 
         Returns
         -------
         self : object
             The trained estimator.
         """
-        if classes is None and not self.__sklearn_is_fitted__():
-            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not self.__sklearn_is_fitted__():
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(  # scikit-learn's rule and message
+                f"`classes={unique_labels(classes)!r}` is not the same as on last call to "
+                f"partial_fit, was: {self.classes_!r}"
+            )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):
@@ -158,7 +203,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             targets.
         """
         decoded = self._decode(self._raw_predict(X))
-        return decoded if self._multilabel else self.classes_[decoded]
+        if self._multilabel:
+            return decoded
+        return self.classes_[np.minimum(decoded, len(self.classes_) - 1)]  # one class: always that one
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -176,7 +223,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         return self._raw_predict(X, transform=self._probabilities)
 
     def predict_log_proba(self, X):
-        """Logarithm of the probability estimates, computed stably.
+        """Logarithm of the probability estimates.
 
         Parameters
         ----------
@@ -185,23 +232,25 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
-            ``log(predict_proba(X))``.
+            ``log(predict_proba(X))``, as scikit-learn computes it, so that its
+            argmax is that of ``predict_proba`` even where probabilities round
+            to 1.
         """
-        return self._raw_predict(X, transform=partial(self._probabilities, log=True))
+        return np.log(self.predict_proba(X))
 
-    def _probabilities(self, raw, log=False):
-        """(Log-)probabilities from the raw float64 outputs, computed on their device."""
+    def _probabilities(self, raw):
+        """Probabilities from the raw float64 outputs, computed on their device."""
         if self.out_activation_ == "softmax":
             # Written out: on the CPU, torch's softmax kernel takes 3-4x longer over a
             # few class columns (15 ms vs 4 ms for 200,000 x 10 in float64). In place:
             # raw is the prediction's own buffer, and large fresh buffers cost page faults.
-            shifted = raw.sub_(raw.amax(dim=1, keepdim=True))
-            if log:
-                return shifted.sub_(shifted.exp().sum(dim=1, keepdim=True).log_())
-            exp = shifted.exp_()
+            exp = raw.sub_(raw.amax(dim=1, keepdim=True)).exp_()
             return exp.div_(exp.sum(dim=1, keepdim=True))
-        positive = torch.nn.functional.logsigmoid if log else torch.sigmoid
-        return positive(raw) if self._multilabel else torch.cat([positive(-raw), positive(raw)], dim=1)
+        if self._multilabel:
+            return torch.sigmoid(raw)
+        if len(self.classes_) == 1:  # a single class has probability 1
+            return torch.ones_like(raw)
+        return binary_probabilities(raw)
 
 
 class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
@@ -218,7 +267,7 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y, *, reset, classes):
+    def _encode_targets(self, y, *, reset, incremental, classes):
         y = y.reshape(len(y), -1)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
@@ -244,10 +293,11 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
     def _output(self, raw):
         return np.exp(raw) if self.out_activation_ == "exp" else raw
 
-    def _validation_score(self, net, dataset):
-        prediction = self._output(net.forward(dataset).double().numpy())
-        weight = None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
-        return r2_score(dataset.y.cpu().numpy(), prediction, sample_weight=weight)
+    def _validation_scorer(self):
+        return partial(validation_r2, exp_output=self.out_activation_ == "exp")
+
+    def _predict_nonlinearity(self):
+        return torch.exp if self.out_activation_ == "exp" else _identity
 
     @available_if(_solver_is_stochastic)
     @_fit_context(prefer_skip_nested_validation=True)

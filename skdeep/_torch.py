@@ -51,6 +51,8 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
 
     Parameters
     ----------
+    {parameters}
+
     module : type or callable
         A :class:`torch.nn.Module` subclass, or a callable that returns a
         module. It is called with ``module_params``, plus ``n_features`` (values
@@ -61,15 +63,14 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         Keyword arguments of ``module``. Grid-search them as
         ``module_params=[{...}, {...}]``.
 
-    {training_parameters}
-
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels. A ``y`` with a single class is accepted, as in
+        scikit-learn: ``predict`` then returns that class.
 
     {fitted_attributes}
 
@@ -145,6 +146,8 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
 
     Parameters
     ----------
+    {parameters}
+
     module : type or callable
         A :class:`torch.nn.Module` subclass, or a callable that returns a
         module. It is called with ``module_params``, plus ``n_features``,
@@ -156,8 +159,6 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
 
     loss : {"squared_error", "poisson"}, default="squared_error"
         Loss to minimise.
-
-    {training_parameters}
 
     Attributes
     ----------

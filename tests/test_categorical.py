@@ -1,9 +1,9 @@
 """Categorical columns learned as embeddings, on the Palmer penguins."""
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pytest
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -105,4 +105,5 @@ def test_embeddings_against_one_hot_in_a_grid_search(penguins):
     scores = search.cv_results_["mean_test_score"]
     assert scores.min() > 0.95 and abs(scores[0] - scores[1]) < 0.03
     assert search.score(X_test, y_test) > 0.95
-    assert isinstance(search.best_estimator_[0].transform(raw.head()), pd.DataFrame)
+    embedded = clone(pipe).set_params(mlpclassifier__categorical_features="from_dtype").fit(raw, y_train)
+    assert embedded[-1].is_categorical_.sum() == 2  # island and sex, learned as embeddings

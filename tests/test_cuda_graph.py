@@ -6,9 +6,10 @@ import torch
 from skorch.history import History
 
 from skdeep import CNNClassifier, MLPClassifier, TorchClassifier
-from skdeep._base import make_optimizer
 from skdeep._callbacks import AnnealingSchedule, LearningRateSchedule
+from skdeep._config import make_optimizer
 from skdeep._data import ArrayDataset, BatchIterator
+from skdeep._graph import cuda_graph_mode
 
 
 def test_cuda_graph_is_ignored_off_cuda(digits):
@@ -52,8 +53,13 @@ CUDA = torch.device("cuda", 0)  # the decision needs only the device's type: no 
     (TorchClassifier(torch.nn.Linear, cuda_graph=True), True),
 ])
 def test_which_fits_capture_cuda_graphs(estimator, on_cuda):
-    assert estimator._uses_cuda_graph(CUDA) == on_cuda
-    assert estimator._uses_cuda_graph(torch.device("cpu")) is False
+    def mode(device):
+        return cuda_graph_mode(estimator.cuda_graph, device=device, solver=estimator.solver,
+                               precision=estimator.precision, compile=estimator.compile,
+                               captures_by_default=estimator._module_captures_by_default)
+
+    assert mode(CUDA) == on_cuda
+    assert mode(torch.device("cpu")) is False
 
 
 def test_auto_never_refuses_parameters(digits):
@@ -90,10 +96,10 @@ def test_schedules_write_a_tensor_learning_rate_in_place(solver):
     optimizer = make_optimizer([{"params": params}], solver=solver, tensor_lr=True, lr=0.1)
     rate = optimizer.param_groups[0]["lr"]
     assert torch.is_tensor(rate) and float(rate) == pytest.approx(0.1)
-    schedule = AnnealingSchedule("cosine", 0.1, total_steps=4)
+    schedule = AnnealingSchedule("cosine", 0.1, total_samples=40)
     net = _Net(optimizer)
     for _ in range(2):
-        schedule.on_batch_end(net, training=True)
+        schedule.on_batch_end(net, batch=(torch.zeros(10, 2), None), training=True)
     assert optimizer.param_groups[0]["lr"] is rate  # the tensor a CUDA graph reads
     assert float(rate) == pytest.approx(0.05)
 

@@ -1,0 +1,82 @@
+"""The weight penalties (``alpha`` and ``l1``): one owner for training and for the reported loss."""
+
+import torch
+
+
+class WeightPenalty:
+    """L1 and L2 penalties on the weight matrices of a network, as scikit-learn's MLP defines them.
+
+    The penalty of a batch is ``(l1 * sum(|W|) + l2 / 2 * sum(W ** 2)) /
+    batch_weight`` over every weight matrix ``W`` (parameters with more than
+    one dimension; biases and normalisation parameters are not penalised).
+    Training uses it in one of two ways, chosen by the solver: stochastic
+    solvers add its gradient after backward (:meth:`add_gradients`: a fused
+    update of all weights, which a CUDA graph can capture), and LBFGS adds it
+    to the loss it minimises (:meth:`loss_term`: its line search must see the
+    penalised loss). :meth:`value` is the term that the reported ``loss_``
+    adds to the data loss.
+
+    Parameters
+    ----------
+    l1 : float, default=0.0
+        Strength of the L1 penalty.
+    l2 : float, default=0.0
+        Strength of the L2 penalty (scikit-learn's ``alpha``).
+    batch_weight : float, default=1.0
+        The weight sum of a batch that the penalty is divided by: the
+        expected one, ``batch_size * mean sample weight``, for stochastic
+        solvers (exact for full batches), the whole data's for LBFGS.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._penalty import WeightPenalty
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> _ = torch.nn.init.constant_(layer.weight, -2.0)
+    >>> penalty = WeightPenalty(l1=0.5, l2=1.0, batch_weight=4.0)
+    >>> penalty.value(layer)  # (0.5 * 4 + 1.0 / 2 * 8) / 4
+    1.5
+    """
+
+    def __init__(self, l1=0.0, l2=0.0, batch_weight=1.0):
+        self.l1 = l1
+        self.l2 = l2
+        self.batch_weight = batch_weight
+
+    def __bool__(self):
+        return bool(self.l1 or self.l2)
+
+    @staticmethod
+    def weights(module):
+        """The penalised parameters of ``module``: its weight matrices and kernels."""
+        return [parameter for parameter in module.parameters() if parameter.ndim > 1]
+
+    @torch.no_grad()
+    def value(self, module):
+        """The penalty at the current weights of ``module``, as a float."""
+        if not self:
+            return 0.0
+        weights = torch.cat([w.reshape(-1) for w in self.weights(module)])
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(weights.abs().sum())
+        if self.l2:
+            total += 0.5 * self.l2 * float(torch.dot(weights, weights))
+        return total / self.batch_weight
+
+    def loss_term(self, weights):
+        """The penalty as a differentiable tensor, to add to a loss."""
+        term = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum() for w in weights)
+        return term / self.batch_weight
+
+    @torch.no_grad()
+    def add_gradients(self, weights):
+        """Add the penalty's (sub)gradient to the ``.grad`` of each weight, in place."""
+        weights = [w for w in weights if w.grad is not None]
+        if not weights:
+            return
+        grads = [w.grad for w in weights]
+        if self.l2:
+            torch._foreach_add_(grads, weights, alpha=self.l2 / self.batch_weight)
+        if self.l1:
+            torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=self.l1 / self.batch_weight)
