@@ -34,7 +34,8 @@ PRECISIONS = {
     "bfloat16": (torch.float32, torch.bfloat16),
     "float16": (torch.float32, torch.float16),
 }
-_FUSED_SOLVERS = ("sgd", "adam", "adamw", "adagrad")  # torch has fused kernels for these, CPU and CUDA
+#: device types on which torch has a fused kernel for each solver's step
+_FUSED_ON = {"sgd": ("cpu", "cuda"), "adam": ("cpu", "cuda"), "adamw": ("cpu", "cuda"), "adagrad": ("cpu",)}
 
 _OPTIMIZERS = {
     "sgd": torch.optim.SGD,
@@ -151,7 +152,7 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         epochs=epochs,
         shuffle=estimator.shuffle,
         penalty=penalty,
-        optimizer=partial(make_optimizer, solver=solver, **solver_options(estimator, graph=bool(graph))),
+        optimizer=partial(make_optimizer, solver=solver, **solver_options(estimator, device, graph=bool(graph))),
         lr=estimator.learning_rate_init if stochastic else 1.0,
         callbacks=callbacks,
         autocast=autocast,
@@ -172,8 +173,8 @@ def resolve_batch_size(batch_size, n_samples):
     return min(batch_size, n_samples)
 
 
-def solver_options(estimator, graph=False):
-    """Keyword arguments of the optimizer of ``estimator.solver`` (AdamW's decoupled weight decay included).
+def solver_options(estimator, device, graph=False):
+    """Keyword arguments of the optimizer of ``estimator.solver`` on ``device`` (AdamW's decay included).
 
     With ``graph``, the optimizer's step can be captured in a CUDA graph.
     """
@@ -182,7 +183,7 @@ def solver_options(estimator, graph=False):
     options = {}
     if estimator.solver == "adamw":  # AdamW decouples the decay: alpha is its coefficient
         options["decoupled_weight_decay"] = estimator.alpha
-    if estimator.solver in _FUSED_SOLVERS:
+    if device.type in _FUSED_ON.get(estimator.solver, ()):
         options["fused"] = True  # one kernel per step instead of a Python loop over tensors
     if graph:
         options["tensor_lr"] = True

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -131,8 +132,8 @@ def captures(monkeypatch):
 @pytest.mark.parametrize("solver", ["adam", "adamw", "sgd"])
 def test_a_captured_step_trains_like_the_eager_one(solver, captures, digits_split):
     X_train, X_test, y_train, _ = digits_split
-    # a last, smaller batch (1347 rows), a schedule that changes the rate, a penalty and weights
-    params = dict(hidden_layer_sizes=(64, 32), solver=solver, batch_size=100, max_iter=15, alpha=1e-3,
+    # a last, smaller batch (1347 rows), a schedule that changes the rate, both penalties and weights
+    params = dict(hidden_layer_sizes=(64, 32), solver=solver, batch_size=100, max_iter=15, alpha=1e-3, l1=1e-4,
                   learning_rate="invscaling", learning_rate_init=0.05, power_t=0.25, precision="float64",
                   device="cuda", random_state=0)
     weight = np.random.RandomState(0).uniform(0.5, 2.0, len(y_train))
@@ -199,6 +200,7 @@ def test_data_off_the_gpu_trains_without_a_graph_and_warns(digits_split, monkeyp
     assert clf.score(X_test, y_test) > 0.9
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "auto" trains without a graph quietly
+        warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifier(max_iter=300, device="cuda", random_state=0).fit(X_train, y_train)
 
 
