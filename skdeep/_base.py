@@ -31,11 +31,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from skdeep._callbacks import ConvergenceState
+from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
+from skdeep._random import seeded_torch, seeded_training
 from skdeep._threads import threads_within_cpu_share
 from skdeep.modules import SklearnLoss
 
@@ -64,7 +65,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     #: whether cuda_graph="auto" captures this estimator's module (skdeep's own
     #: modules are tested to be capturable; a user's module may not be)
-    _module_captures_by_default = True
+    _own_module = True
 
     _parameter_constraints: dict = {
         "solver": [StrOptions({"lbfgs", *STOCHASTIC_SOLVERS})],
@@ -109,13 +110,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     _y_numeric: bool
 
     @abstractmethod
-    def _build_module(self, n_features, n_outputs, device):
+    def _build_module(self, n_features, n_outputs, device, random_state):
         """Return the untrained :class:`torch.nn.Module`, which maps a batch to raw outputs.
 
         Called by every ``fit`` that starts a network (and by warm fits, which
         then load the previous weights). ``n_features`` counts the values of one
-        sample, ``n_outputs`` the output units; ``self._random_state`` may seed
-        the initial weights.
+        sample, ``n_outputs`` the output units; ``random_state`` (a numpy
+        ``RandomState``) may draw the initial weights, as scikit-learn's MLP
+        does; torch's own initialisers are seeded already.
         """
 
     @abstractmethod
@@ -233,35 +235,26 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if incremental and self.early_stopping:  # scikit-learn's rule and message
             raise ValueError("partial_fit does not support early_stopping=True")
         reset = not ((incremental or self.warm_start) and self.__sklearn_is_fitted__())
+        before = None if reset else _FittedState(self, continuing=incremental)
         if reset:
             self._forget_fit()  # nothing of a previous fit may leak into this one
-        training_started = False
         try:
             X, y, sample_weight = self._validate_training_data(X, y, sample_weight, reset, incremental, classes)
-            training_started = True
-            self._train(X, y, sample_weight, reset, incremental)
+            interrupt = self._train(X, y, sample_weight, reset, incremental)
         except BaseException as error:
-            if reset or training_started:
-                self._forget_fit()
-            if isinstance(error, torch.OutOfMemoryError):
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                raise torch.OutOfMemoryError(
-                    f"{error}\nThe device ran out of memory while training "
-                    f"{type(self).__name__} (batch_size={self.batch_size!r}, "
-                    f"precision={self.precision!r}). Try a smaller batch_size, "
-                    "precision='bfloat16' (or 'float16'), a smaller network, or device='cpu'. "
-                    "The estimator was left unfitted."
-                ) from error
+            # a failed call never looks fitted, and never loses the model trained before it
+            self._forget_fit() if reset else before.restore(self)
+            if _out_of_memory(error):
+                raise _with_memory_advice(error, self, unfitted=reset) from error
             raise
+        if interrupt is not None:  # the finished epochs are kept; the caller stops
+            raise interrupt
         return self
 
     def _forget_fit(self):
         """Remove every fitted attribute, so that a failed fit does not look fitted."""
-        for name in [key for key in vars(self) if key.endswith("_") and not key.startswith("__")]:
+        for name in [key for key in vars(self) if _is_fitted_attribute(key, self)]:
             delattr(self, name)
-        for name in self._PRIVATE_FITTED:
-            self.__dict__.pop(name, None)
 
     def _validate_training_data(self, X, y, sample_weight, reset, incremental, classes):
         X, y = self._validate_X_y(X, y, reset=reset)
@@ -298,7 +291,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             )
 
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
-        source = as_tensor_source(X, dtype, self._module_input_shape())
+        source = as_tensor_source(X, dtype, self._module_input_shape(), training=True)
         target = torch.from_numpy(self._target_array(y, dtype))
         weight = None
         if not np.all(sample_weight == 1.0):
@@ -306,12 +299,21 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         dataset = ArrayDataset(source, target, weight, dtype)
         if not early_stopping:
             return dataset, None
-        train_index, valid_index = train_test_split(
-            np.arange(X.shape[0]),
-            test_size=self.validation_fraction,
-            random_state=self._random_state,
-            stratify=self._stratify_by(y),
-        )
+        if self.validation_fraction == 0:
+            raise ValueError("early_stopping=True holds out validation_fraction of the training data: "
+                             "the 'validation_fraction' parameter must be in (0, 1); got 0.")
+        try:
+            train_index, valid_index = train_test_split(
+                np.arange(X.shape[0]),
+                test_size=self.validation_fraction,
+                random_state=self._random_state,
+                stratify=self._stratify_by(y),
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the "
+                f"training data, stratified by class, which fails here: {error}"
+            ) from error
         if len(valid_index) < 2:  # scikit-learn's rule and message
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
@@ -322,26 +324,32 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         """The stopping rule's curves and counts that this call goes on from."""
         if reset or self.solver == "lbfgs":
             return ConvergenceState()
+        best_loss = getattr(self, "best_loss_", None)  # (after lbfgs, none of these exists yet)
+        best_score = getattr(self, "best_validation_score_", None)
         return ConvergenceState(
             loss_curve=list(getattr(self, "loss_curve_", [])),
-            validation_scores=list(self.validation_scores_ or []),
-            best_loss=np.inf if self.best_loss_ is None else self.best_loss_,
-            best_validation_score=(-np.inf if self.best_validation_score_ is None
-                                   else self.best_validation_score_),
-            no_improvement_count=self._no_improvement_count,
+            validation_scores=list(getattr(self, "validation_scores_", None) or []),
+            best_loss=np.inf if best_loss is None else best_loss,
+            best_validation_score=-np.inf if best_score is None else best_score,
+            no_improvement_count=getattr(self, "_no_improvement_count", 0),
         )
 
-    def _seeded_module(self, n_features, device, dtype):
-        """Build a new module; torch's initialisers draw from a seed of the random state.
+    def _seeded_module(self, n_features, device, dtype, *, initial):
+        """Build a new module, its torch initialisers seeded from the random state.
 
-        The seed comes from a copy of ``_random_state``, which is left as it
-        was: scikit-learn's MLP draws its initial weights from the random
-        state before anything else, and skdeep's MLPs do the same.
+        scikit-learn's MLP draws its initial weights from the random state
+        before anything else, and skdeep's MLPs do the same: torch's seed is
+        derived from a copy of ``_random_state`` (hashed, so that it differs
+        from the training seed drawn next), which is left as it was. A warm
+        fit (``initial=False``), whose weights come from the previous fit,
+        draws nothing.
         """
-        seed = int(copy.deepcopy(self._random_state).randint(np.iinfo(np.int32).max))
-        with torch.random.fork_rng(devices=_cuda_devices(device)):
-            torch.manual_seed(seed)
-            return self._build_module(n_features, self.n_outputs_, device).to(device=device, dtype=dtype)
+        peek = copy.deepcopy(self._random_state)
+        seed = int(np.random.SeedSequence(peek.randint(np.iinfo(np.int32).max)).generate_state(1)[0])
+        with seeded_torch(seed, device):
+            module = self._build_module(n_features, self.n_outputs_, device,
+                                        self._random_state if initial else peek)
+        return module.to(device=device, dtype=dtype)
 
     def _new_net(self, config, module, device):
         """A skorch net that trains ``module`` by ``config``."""
@@ -352,6 +360,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             lr=config.lr,
             batch_size=config.batch_size,
             train_split=None,
+            n_outputs=self.n_outputs_,
             device=device,
             verbose=0,
             predict_nonlinearity=self._predict_nonlinearity(),
@@ -359,17 +368,19 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         ).configure(config).initialize()
 
     def _train(self, X, y, sample_weight, reset, incremental):
-        if reset:
-            self._random_state = (
-                check_random_state(self.random_state)
-                if self.random_state is not None
-                else np.random.RandomState(np.random.SeedSequence().generate_state(4))
-            )
+        """Train on validated data; return a KeyboardInterrupt to raise once the finished epochs are kept."""
+        # as scikit-learn's MLP, at every call (the global numpy random state is never drawn from)
+        self._random_state = (
+            check_random_state(self.random_state)
+            if self.random_state is not None
+            else np.random.RandomState(np.random.SeedSequence().generate_state(4))
+        )
         continuing = incremental and not reset  # partial_fit: the running optimizer goes on
         device = self.device_ if continuing else resolve_device(self.device)
         dtype = PRECISIONS[self.precision][0] if not continuing else next(self.module_.parameters()).dtype
-        module = None if continuing else self._seeded_module(X.shape[1], device, dtype)
-        early_stopping = self.early_stopping and not incremental
+        module = None if continuing else self._seeded_module(X.shape[1], device, dtype, initial=reset)
+        # scikit-learn holds a validation set out for the stochastic solvers only
+        early_stopping = self.early_stopping and not incremental and self.solver in STOCHASTIC_SOLVERS
         train_data, valid_data = self._make_datasets(X, y, sample_weight, dtype, early_stopping)
         train_data = place_on_device(train_data, device)
         validation = None
@@ -380,18 +391,25 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
                                   incremental=incremental, state=state, validation=validation)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-        with torch.random.fork_rng(devices=_cuda_devices(device)):
-            torch.manual_seed(seed)
-            if continuing:
-                net = self.net_.configure(config)
-            else:
-                net = self._new_net(config, module, device)
-                if not reset:  # a warm start: the new optimizer and schedule start from the previous weights
-                    _continue_training(net, self.net_)
-            net.generator = torch.Generator().manual_seed(seed)
+        if continuing:
+            net = self.net_.configure(config)
+        else:
+            net = self._new_net(config, module, device)
+            if not reset:  # a warm start: the new optimizer and schedule start from the previous weights
+                _continue_training(net, self.net_)
+        net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
+        with seeded_training(seed, device, net.module_, own_module=self._own_module):
             epochs_before = len(net.history)
-            self._run_training(net, config, train_data, X, y)
+            interrupt = None
+            try:
+                self._run_training(net, config, train_data, X, y)
+            except KeyboardInterrupt as error:
+                if len(net.history) == epochs_before:
+                    raise  # no epoch finished: the estimator goes back to how it was
+                interrupt = error  # keep the finished epochs (as Keras does), then stop the caller
+        check_finite_weights(net, self.solver)
         self._record_training(net, config, state, epochs_before, len(train_data), reset, incremental)
+        return interrupt
 
     def _run_training(self, net, config, train_data, X, y):
         """Train ``net`` for ``config.epochs``, reporting to scikit-learn's callbacks."""
@@ -400,7 +418,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         bridge.estimator = self
         try:
             with threads_within_cpu_share():
-                net.partial_fit(train_data, epochs=config.epochs)
+                net.train_epochs(train_data, config.epochs)
         finally:
             context, bridge.context, bridge.estimator = bridge.context, None, None
         if context is not None:
@@ -417,7 +435,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def _record_training(self, net, config, state, epochs_before, n_train, reset, incremental):
         self.net_ = net
         epochs = len(net.history) - epochs_before
-        self.t_ = (0 if reset else self.t_) + epochs * n_train
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        self.t_ = (0 if reset else self.t_) + (epochs * n_train if stochastic else 0)  # scikit-learn's count
         self.history_ = history_frame(net.history)
         monitor = dict(net.callbacks_).get("convergence")
         if monitor is None:  # lbfgs: one call of the optimizer runs all its iterations
@@ -427,7 +446,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1]
         self._no_improvement_count = state.no_improvement_count
-        if self.early_stopping:
+        if self.early_stopping and not incremental:
             self.validation_scores_ = list(state.validation_scores)
             self.best_validation_score_ = state.best_validation_score
             self.best_loss_ = None
@@ -473,6 +492,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         dataset = place_on_device(dataset, self.device_)
         with torch.inference_mode(), threads_within_cpu_share():
             output = self.net_.forward(dataset, device=self.device_).double()
+            finite = torch.isfinite(output).all(dim=1)
+            if not bool(finite.all()):
+                raise ValueError(
+                    f"The network's output is not finite (NaN or inf) for {int((~finite).sum())} of the "
+                    f"{len(finite)} samples in X, so {type(self).__name__} cannot predict them. Check X for "
+                    "extreme values (it must be scaled as the training data was), and a module of your own "
+                    "for operations that give NaN."
+                )
             if transform is not None:
                 output = transform(output)
         return output.cpu().numpy().astype(np.result_type(self._fit_dtype, X.dtype), copy=False)
@@ -488,12 +515,72 @@ def _continue_training(net, previous):
             "architecture must stay the same between fits; set warm_start=False to train "
             f"a new network.\n{error}"
         ) from error
-    net.history = previous.history
+    net.history = copy.deepcopy(previous.history)  # the previous net stays as it was, should this fit fail
 
 
-def _cuda_devices(device):
-    """The CUDA devices whose random state ``torch.random.fork_rng`` must keep for ``device``."""
-    return [device.index or 0] if device.type == "cuda" else []
+class _FittedState:
+    """An estimator's fitted state before a continuing call (a warm fit or ``partial_fit``), to restore on failure.
+
+    A warm fit trains a new net and leaves the previous one as it was, so its
+    fitted attributes are enough; ``partial_fit`` trains the same net on, so
+    the module's weights, the optimizer's state and the history's length are
+    kept too (one copy of the weights and of the optimizer's state per call).
+    """
+
+    def __init__(self, estimator, *, continuing):
+        self.attributes = {name: value for name, value in vars(estimator).items()
+                           if _is_fitted_attribute(name, estimator)}
+        net = estimator.net_
+        self.history_length = len(net.history)
+        self.optimizer = net.optimizer_
+        self.weights = self.optimizer_state = None
+        if continuing:
+            self.weights = {key: tensor.detach().clone() for key, tensor in net.module_.state_dict().items()}
+            self.optimizer_state = _copy_optimizer_state(net.optimizer_.state_dict())
+
+    def restore(self, estimator):
+        """Put ``estimator`` back as it was when this state was taken."""
+        estimator._forget_fit()
+        vars(estimator).update(self.attributes)
+        net = estimator.net_
+        del net.history[self.history_length:]
+        if self.weights is not None:
+            net.module_.load_state_dict(self.weights)
+            net.optimizer_ = self.optimizer
+            net.optimizer_.load_state_dict(self.optimizer_state)
+
+
+def _copy_optimizer_state(state_dict):
+    """A copy of an optimizer's ``state_dict`` (its tensors cloned: faster than a deep copy)."""
+    return {
+        "state": {key: {name: value.clone() if torch.is_tensor(value) else copy.deepcopy(value)
+                        for name, value in state.items()}
+                  for key, state in state_dict["state"].items()},
+        "param_groups": copy.deepcopy(state_dict["param_groups"]),
+    }
+
+
+def _is_fitted_attribute(name, estimator):
+    return (name.endswith("_") and not name.startswith("__")) or name in estimator._PRIVATE_FITTED
+
+
+def _out_of_memory(error):
+    """Whether ``error`` says that the CPU or a GPU ran out of memory."""
+    return (isinstance(error, (torch.OutOfMemoryError, MemoryError))
+            or (isinstance(error, RuntimeError) and "can't allocate memory" in str(error)))
+
+
+def _with_memory_advice(error, estimator, *, unfitted):
+    """``error`` again, of the same type, with advice on what to change."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    left = "left unfitted" if unfitted else "left as it was before this call"
+    return type(error)(
+        f"{error}\nThe {'device' if isinstance(error, torch.OutOfMemoryError) else 'machine'} ran out of "
+        f"memory while training {type(estimator).__name__} (batch_size={estimator.batch_size!r}, "
+        f"precision={estimator.precision!r}). Try a smaller batch_size, precision='bfloat16' (or "
+        f"'float16'), a smaller network, or another device. The estimator was {left}."
+    )
 
 
 def _compile_options(compile):
@@ -511,7 +598,7 @@ def _flatten_samples(X):
     shape = getattr(X, "shape", None)
     if shape is None or len(shape) <= 2 or sp.issparse(X):
         return X, None
-    return np.asarray(X).reshape(shape[0], -1), tuple(shape[1:])
+    return np.asarray(X).reshape(shape[0], int(np.prod(shape[1:]))), tuple(shape[1:])
 
 
 def dtype_to_numpy(dtype):

@@ -109,16 +109,45 @@ class AnnealingSchedule(Callback):
         net.history.record("learning_rate", _learning_rate(net))
 
 
+class StopTraining(Exception):
+    """Raised by a callback to end training after the current epoch.
+
+    skorch's own signal is ``KeyboardInterrupt``, which its fit loop swallows;
+    :meth:`skdeep._net.SkdeepNet.train_epochs` catches this one instead, so
+    that a user's Ctrl+C always reaches the caller.
+    """
+
+
+DIVERGED = ("Solver produced non-finite parameter weights. The input data may contain "
+            "large values and need to be preprocessed.")
+
+
+def divergence_advice(net, solver):
+    """What to change when training with ``solver`` on ``net`` diverged."""
+    scale = "scale the features (for example with sklearn.preprocessing.StandardScaler)"
+    if solver == "lbfgs":
+        return f"Try to {scale}, or precision='float64'."
+    return (f"Lower the learning rate (learning_rate_init; currently {_learning_rate(net):g}) or {scale}. "
+            "If the network is your own module, check that its output is finite.")
+
+
+def check_finite_weights(net, solver):
+    """Raise scikit-learn's error if the trained weights are not all finite."""
+    finite = torch.stack([p.detach().isfinite().all() for p in net.module_.parameters()]).all()
+    if not bool(finite):
+        raise ValueError(f"{DIVERGED} {divergence_advice(net, solver)}")
+
+
 class DivergenceCheck(Callback):
     """Stop a training whose loss has become non-finite.
 
     One non-finite batch makes the epoch's mean loss non-finite, so checking
-    once per epoch catches every divergence without a per-batch cost; the
-    weights are checked once more at the end. Without early stopping this
-    raises scikit-learn's error, with advice that fits the solver; with early
-    stopping it warns and stops, and the monitor restores the best epoch's
-    weights (scikit-learn records NaN validation scores and keeps the best
-    weights too).
+    once per epoch catches every divergence without a per-batch cost (the
+    estimator checks the weights once more at the end). Without early
+    stopping this raises scikit-learn's error, with advice that fits the
+    solver; with early stopping it warns and stops, and the monitor restores
+    the best epoch's weights (scikit-learn records NaN validation scores and
+    keeps the best weights too).
 
     Parameters
     ----------
@@ -128,9 +157,6 @@ class DivergenceCheck(Callback):
         Whether the best epoch's weights will be restored.
     """
 
-    MESSAGE = ("Solver produced non-finite parameter weights. The input data may contain "
-               "large values and need to be preprocessed.")
-
     def __init__(self, solver, early_stopping):
         self.solver = solver
         self.early_stopping = early_stopping
@@ -139,27 +165,15 @@ class DivergenceCheck(Callback):
         loss = net.history[-1]["train_loss"]
         if math.isfinite(loss):
             return
+        where = f"The training loss became {loss} in epoch {len(net.history)}."
         if not self.early_stopping:
-            raise ValueError(f"{self.MESSAGE} {self._advice(net, loss)}")
+            raise ValueError(f"{DIVERGED} {where} {divergence_advice(net, self.solver)}")
         warnings.warn(
-            f"Training diverged: the training loss became {loss} in epoch {len(net.history)}; "
-            "training stopped and the weights of the epoch with the best validation score "
-            f"were restored. {self._advice(net, loss)}",
+            f"Training diverged: {where} Training stopped and the weights of the epoch with the best "
+            f"validation score were restored. {divergence_advice(net, self.solver)}",
             ConvergenceWarning,
         )
-        raise KeyboardInterrupt  # skorch's documented way for a callback to stop fit
-
-    def on_train_end(self, net, **kwargs):
-        finite = torch.stack([p.detach().isfinite().all() for p in net.module_.parameters()]).all()
-        if not self.early_stopping and not bool(finite):
-            raise ValueError(f"{self.MESSAGE} {self._advice(net, math.nan)}")
-
-    def _advice(self, net, loss):
-        scale = "scale the features (for example with sklearn.preprocessing.StandardScaler)"
-        if self.solver == "lbfgs":
-            return f"The loss became {loss}: {scale}."
-        return (f"The loss became {loss} in epoch {len(net.history)}: lower the learning rate "
-                f"(learning_rate_init; currently {_learning_rate(net):g}) or {scale}.")
+        raise StopTraining
 
 
 @dataclass
@@ -253,7 +267,7 @@ class ConvergenceMonitor(Callback):
             print(f"{what} did not improve more than tol={self.tol:f} for "
                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         self.stopped = True
-        raise KeyboardInterrupt  # skorch's documented way for a callback to stop fit
+        raise StopTraining
 
     def on_train_end(self, net, **kwargs):
         if self._best_weights is not None:
@@ -317,7 +331,7 @@ class SklearnCallbackBridge(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if self._epoch is not None and self._end_epoch(net):
-            raise KeyboardInterrupt  # a callback asked to stop
+            raise StopTraining  # a callback asked to stop
 
     def on_train_end(self, net, **kwargs):
         if self._epoch is not None:  # another callback stopped training mid-epoch-end

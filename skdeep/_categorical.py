@@ -107,7 +107,7 @@ class CategoricalEmbeddingMixin:
         else:
             numeric, y = check_X_y(numeric, y, dtype=(np.float32, np.float64), multi_output=True,
                                    y_numeric=self._y_numeric, ensure_min_features=0)
-        categories = np.asarray(_columns(X, np.flatnonzero(mask)), dtype=object)
+        categories = np.array(_columns(X, np.flatnonzero(mask)), dtype=object)  # a copy: written below
         categories[pd.isna(categories)] = np.nan  # None, NaN, NA, NaT: one missing value
         if reset:
             self.categorical_encoder_ = OrdinalEncoder(
@@ -121,6 +121,11 @@ class CategoricalEmbeddingMixin:
         """Cardinality (reserved codes included) and embedding size of each categorical column."""
         names = (list(self.feature_names_in_[self.is_categorical_]) if hasattr(self, "feature_names_in_")
                  else list(np.flatnonzero(self.is_categorical_)))
+        if isinstance(self.embedding_dims, dict):
+            unknown = [key for key in self.embedding_dims if key not in names]
+            if unknown:
+                raise ValueError(f"embedding_dims names {unknown}, which are not categorical columns; "
+                                 f"the categorical columns are {names}.")
         sizes = []
         for name, categories in zip(names, self.categorical_encoder_.categories_, strict=True):
             cardinality = len(categories) + _FIRST_CATEGORY

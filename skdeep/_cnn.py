@@ -28,7 +28,14 @@ class _CNNArchitecture:
     def _module_input_shape(self):
         channels_last = self.data_format == "channels_last"
         if self.input_shape is not None:
-            shape = tuple(int(side) for side in self.input_shape)
+            shape = tuple(self.input_shape)
+            if len(shape) not in (2, 3) or not all(
+                    isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in shape):
+                raise ValueError(
+                    "The 'input_shape' parameter must be the shape of one sample, 2 or 3 positive integers: "
+                    f"(C, L) or (C, H, W) ((L, C) or (H, W, C) with data_format='channels_last'); got {shape!r}."
+                )
+            shape = tuple(int(side) for side in shape)
             if int(np.prod(shape)) != self.n_features_in_:
                 raise ValueError(
                     f"X has samples of shape {tuple(self.input_shape_)} "
@@ -37,19 +44,26 @@ class _CNNArchitecture:
                 )
             return shape
         seen = tuple(self.input_shape_)
+        if len(seen) > 3:
+            raise ValueError(
+                f"{type(self).__name__} takes images (n, C, H, W) or (n, H, W), signals (n, C, L) with "
+                f"input_shape, or flat rows; X has {len(seen) + 1} dimensions (samples of shape {seen})."
+            )
         if len(seen) == 3:
             return seen
         # flat rows are one-channel 1-D signals, 2-D samples one-channel images
         return seen + (1,) if channels_last else (1,) + seen
 
-    def _build_module(self, n_features, n_outputs, device):
+    def _build_module(self, n_features, n_outputs, device, random_state):
+        input_shape = self._module_input_shape()
+        n_dims = len(input_shape) - 1  # spatial dimensions
         return CNN(
-            self._module_input_shape(),
+            input_shape,
             n_outputs,
-            conv_filters=as_layer_sizes(self.conv_filters),
-            kernel_size=self.kernel_size,
-            pool_size=self.pool_size,
-            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
+            conv_filters=as_layer_sizes(self.conv_filters, "conv_filters"),
+            kernel_size=_window(self.kernel_size, "kernel_size", n_dims),
+            pool_size=None if self.pool_size is None else _window(self.pool_size, "pool_size", n_dims),
+            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
             activation=self.activation,
             dropout=self.dropout,
             batch_norm=self.batch_norm,
@@ -65,6 +79,17 @@ class _CNNArchitecture:
             # are strict about gradient strides), so they keep torch's default
             return "channels_last" if device.type == "cpu" else "contiguous"
         return self.memory_format
+
+
+def _window(size, parameter, n_dims):
+    """A convolution or pooling window: an int, or one positive int per spatial dimension."""
+    sides = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+    valid = all(isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in sides)
+    if not valid or len(sides) not in (1, n_dims):
+        what = "signals (1 spatial dimension)" if n_dims == 1 else "images (2 spatial dimensions)"
+        raise ValueError(f"The {parameter!r} parameter must be a positive integer or a tuple of {n_dims} for "
+                         f"{what}; got {size!r}.")
+    return sides[0] if len(sides) == 1 else sides
 
 
 @fill_doc

@@ -64,6 +64,10 @@ class TrainingConfig:
         The L1 and L2 penalties (AdamW's decoupled decay lives in its optimizer).
     optimizer : callable
         Builds the optimizer from skorch's parameter groups.
+    optimizer_class : type
+        The class of the optimizer it builds.
+    decoupled_weight_decay : float or None
+        AdamW's weight decay (``alpha``), which lives in its optimizer.
     lr : float
         The optimizer's initial learning rate.
     callbacks : list of (str, skorch.callbacks.Callback)
@@ -80,6 +84,8 @@ class TrainingConfig:
     shuffle: bool
     penalty: WeightPenalty
     optimizer: object
+    optimizer_class: type
+    decoupled_weight_decay: object
     lr: float
     callbacks: list
     autocast: object
@@ -128,7 +134,8 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         )
     graph = cuda_graph_mode(estimator.cuda_graph, device=device, solver=solver, precision=estimator.precision,
                             compile=estimator.compile,
-                            captures_by_default=estimator._module_captures_by_default)
+                            captures_by_default=estimator._own_module)
+    options = solver_options(estimator, device, graph=bool(graph))
     samples_seen = getattr(estimator, "t_", 0)
     callbacks = []
     if stochastic:
@@ -152,7 +159,9 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         epochs=epochs,
         shuffle=estimator.shuffle,
         penalty=penalty,
-        optimizer=partial(make_optimizer, solver=solver, **solver_options(estimator, device, graph=bool(graph))),
+        optimizer=partial(make_optimizer, solver=solver, **options),
+        optimizer_class=_OPTIMIZERS[solver],
+        decoupled_weight_decay=options.get("decoupled_weight_decay"),
         lr=estimator.learning_rate_init if stochastic else 1.0,
         callbacks=callbacks,
         autocast=autocast,
@@ -199,13 +208,14 @@ def solver_options(estimator, device, graph=False):
     return options
 
 
-def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, tensor_lr=False, **options):
+def make_optimizer(param_groups, *, solver, decoupled_weight_decay=None, tensor_lr=False, **options):
     """Build the optimizer of ``solver`` over all parameters, in one group.
 
     ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
     Only AdamW's decoupled weight decay lives in the optimizer, on the weight
     matrices alone (biases and normalisation parameters, the 1-D tensors, are
-    not decayed); the penalties of the other solvers are added to the
+    not decayed; their group is marked ``"decoupled"``, so that a later call
+    can set it); the penalties of the other solvers are added to the
     gradients by :class:`skdeep._penalty.WeightPenalty`, so that the
     optimizer runs one fused kernel per step rather than one per parameter
     group. With ``tensor_lr``, the learning rate is a tensor on the
@@ -214,10 +224,10 @@ def make_optimizer(param_groups, *, solver, decoupled_weight_decay=0.0, tensor_l
     params = [p for group in param_groups for p in group["params"]]
     if tensor_lr:
         options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
-    if not decoupled_weight_decay:
+    if decoupled_weight_decay is None:
         return _OPTIMIZERS[solver](params, **options)
     groups = [
-        {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay},
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay, "decoupled": True},
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
     return _OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)

@@ -8,7 +8,6 @@ Sparse matrices stay sparse; each batch of rows becomes a sparse COO tensor
 that the first layer multiplies sparsely.
 """
 
-import math
 import warnings
 
 import numpy as np
@@ -18,7 +17,7 @@ import torch
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def as_tensor_source(X, dtype, sample_shape=None):
+def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
     """Convert a validated 2-D X once into what batches are sliced from.
 
     Parameters
@@ -29,6 +28,9 @@ def as_tensor_source(X, dtype, sample_shape=None):
     sample_shape : tuple of int, default=None
         Shape each dense sample takes (a view: images stay images for a
         convolutional or recurrent module); None keeps the rows flat.
+    training : bool, default=False
+        Whether X is training data (named so in the error for values that
+        ``dtype`` cannot hold).
 
     Returns
     -------
@@ -36,6 +38,7 @@ def as_tensor_source(X, dtype, sample_shape=None):
         A tensor sharing memory with ``X`` when ``X`` already has ``dtype`` and
         is C-contiguous (one converted copy otherwise), or ``X`` as CSR.
     """
+    _check_representable(X.data if sp.issparse(X) else X, dtype, training)
     if sp.issparse(X):
         return X.tocsr()
     X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
@@ -45,6 +48,23 @@ def as_tensor_source(X, dtype, sample_shape=None):
         # A read-only input (memmap) is shared as is: skdeep never writes to X.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(X)
+
+
+def _check_representable(values, dtype, training):
+    """Refuse float64 values that ``dtype`` cannot hold (they would silently become inf)."""
+    if values.dtype != np.float64 or dtype == torch.float64 or values.size == 0:
+        return
+    limit = torch.finfo(dtype).max
+    if values.max() > limit or values.min() < -limit:
+        largest = max(abs(float(values.max())), abs(float(values.min())))
+        raise ValueError(
+            # for training data, scikit-learn's words for what such values do to its MLP first
+            ("Solver produced non-finite parameter weights. The input data may contain large values and "
+             "need to be preprocessed. " if training else "")
+            + f"X holds values beyond the range of {str(dtype).replace('torch.', '')} (the largest magnitude is "
+            f"{largest:.3g}; the limit is {limit:.3g}), which training and prediction use: scale the features "
+            "(for example with sklearn.preprocessing.StandardScaler), or train with precision='float64'."
+        )
 
 
 def _csr_rows_to_coo(csr, dtype):
@@ -91,7 +111,7 @@ class ArrayDataset(torch.utils.data.Dataset):
     def subset(self, index):
         """Return the dataset restricted to the rows in ``index``."""
         return ArrayDataset(
-            self.X[index],
+            self.X[index] if torch.is_tensor(self.X) else self.X[np.asarray(index)],
             None if self.y is None else self.y[index],
             None if self.sample_weight is None else self.sample_weight[index],
             self.dtype,
@@ -197,6 +217,9 @@ class BatchIterator:
         Source of the permutations (CPU).
     device : torch.device, default=None
         Where each batch is put.
+    fold_single : bool, default=False
+        Fold a last batch of one sample into the batch before it (batch
+        normalisation cannot train on one sample).
 
     Examples
     --------
@@ -207,15 +230,23 @@ class BatchIterator:
     [4, 4, 2]
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None):
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None, fold_single=False):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.device = device
+        self.fold_single = fold_single
+
+    def _starts(self):
+        n_samples = len(self.dataset)
+        starts = list(range(0, n_samples, self.batch_size))
+        if self.fold_single and len(starts) > 1 and n_samples - starts[-1] == 1:
+            starts.pop()
+        return starts + [n_samples]
 
     def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
+        return len(self._starts()) - 1
 
     def indices(self, tensors=False):
         """Yield the rows of each batch, in order.
@@ -232,8 +263,8 @@ class BatchIterator:
             order = torch.arange(n_samples)
         if order is not None and torch.is_tensor(self.dataset.X):
             order = order.to(self.dataset.X.device)
-        for start in range(0, n_samples, self.batch_size):
-            stop = start + self.batch_size
+        bounds = self._starts()
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             yield slice(start, stop) if order is None else order[start:stop]
 
     def __iter__(self):

@@ -75,6 +75,9 @@ class ScipyLBFGS(torch.optim.Optimizer):
     def step(self, closure):
         """Run L-BFGS-B to convergence; ``closure`` returns the loss after computing gradients.
 
+        Should scipy end on a non-finite loss (a line search that overflowed),
+        the parameters go back to the point of lowest finite loss evaluated.
+
         Parameters
         ----------
         closure : callable
@@ -88,13 +91,16 @@ class ScipyLBFGS(torch.optim.Optimizer):
         """
         params = self._params()
         options = self.param_groups[0]
+        best = [np.inf, None]  # the lowest finite loss evaluated, and where
 
         def loss_and_gradient(x):
             self._assign(params, x)
             with torch.enable_grad():
-                loss = closure()
+                loss = float(closure().detach())
+            if loss < best[0]:
+                best[:] = loss, x.copy()
             grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
-            return float(loss.detach()), self._flat(grads)
+            return loss, self._flat(grads)
 
         result = scipy.optimize.minimize(
             loss_and_gradient,
@@ -103,7 +109,10 @@ class ScipyLBFGS(torch.optim.Optimizer):
             jac=True,
             options={"maxiter": options["max_iter"], "maxfun": options["max_fun"], "gtol": options["tol"]},
         )
-        self._assign(params, np.asarray(result.x, dtype=np.float64))
+        solution, loss = np.asarray(result.x, dtype=np.float64), float(result.fun)
+        if not np.isfinite(loss) and best[1] is not None:  # a line search that ended on overflow: back off
+            loss, solution = best
+        self._assign(params, solution)
         self.result = {"n_iter": min(int(result.nit), options["max_iter"]), "n_fun": int(result.nfev),
                        "status": int(result.status), "message": str(result.message)}
-        return float(result.fun)
+        return loss

@@ -29,9 +29,9 @@ _TABULAR_CONSTRAINTS = {
 class _MLPArchitecture(CategoricalEmbeddingMixin):
     """Builds the :class:`skdeep.modules.MLP` (or its embedding variant) of an estimator's parameters."""
 
-    def _build_module(self, n_features, n_outputs, device):
+    def _build_module(self, n_features, n_outputs, device, random_state):
         layers = dict(
-            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes),
+            hidden_layer_sizes=as_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"),
             activation=self.activation,
             dropout=self.dropout,
             batch_norm=self.batch_norm,
@@ -40,7 +40,7 @@ class _MLPArchitecture(CategoricalEmbeddingMixin):
             module = MLP(n_features, n_outputs, **layers)
         else:
             module = EmbeddingMLP(int(np.sum(~self.is_categorical_)), self._embedding_dims(), n_outputs, **layers)
-        return initialize_as_sklearn(module, self.activation, self._random_state)
+        return initialize_as_sklearn(module, self.activation, random_state)
 
 
 @torch.no_grad()
@@ -62,14 +62,13 @@ def initialize_as_sklearn(module, activation, random_state):
     return module
 
 
-def as_layer_sizes(sizes):
-    """Layer widths as a tuple of positive ints (an int is one layer)."""
-    if not hasattr(sizes, "__iter__"):
-        sizes = [sizes]
-    widths = tuple(int(size) for size in sizes)
-    if any(width <= 0 for width in widths):
-        raise ValueError(f"Layer sizes must be > 0, got {list(sizes)}.")
-    return widths
+def as_layer_sizes(sizes, parameter="hidden_layer_sizes"):
+    """Layer widths as a tuple of positive ints (an int is one layer); ``parameter`` is named in errors."""
+    widths = tuple(sizes) if hasattr(sizes, "__iter__") and not isinstance(sizes, str) else (sizes,)
+    if not all(isinstance(width, Integral) and not isinstance(width, bool) and width > 0 for width in widths):
+        raise ValueError(f"The {parameter!r} parameter must hold positive integers (one per layer); "
+                         f"got {sizes!r}.")
+    return tuple(int(width) for width in widths)
 
 
 @fill_doc

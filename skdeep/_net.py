@@ -48,7 +48,9 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
+from torch.nn.modules.batchnorm import _BatchNorm
 
+from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._graph import CapturedTrainStep
 from skdeep._lbfgs import ScipyLBFGS
@@ -78,6 +80,9 @@ class SkdeepNet(NeuralNet):
         Source of the shuffling permutations.
     penalty : skdeep._penalty.WeightPenalty, default=None
         The L1 and L2 penalties on the weights (None: none).
+    n_outputs : int, default=None
+        The outputs the module must return per sample, checked at every
+        loss (a shape check, free next to the loss); None checks nothing.
     autocast : torch.dtype or None, default=None
         Run the forward pass under :func:`torch.autocast` with this dtype
         (``torch.bfloat16`` or ``torch.float16``); the loss is computed in
@@ -90,9 +95,10 @@ class SkdeepNet(NeuralNet):
         quietly then.
     """
 
-    def __init__(self, *args, shuffle=True, generator=None, penalty=None, autocast=None, cuda_graph=False,
-                 **kwargs):
+    def __init__(self, *args, shuffle=True, generator=None, penalty=None, n_outputs=None, autocast=None,
+                 cuda_graph=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.n_outputs = n_outputs
         self.shuffle = shuffle
         self.generator = generator
         self.penalty = penalty
@@ -107,7 +113,10 @@ class SkdeepNet(NeuralNet):
         """Take the settings of a :class:`skdeep._config.TrainingConfig` for the next training call.
 
         The module, the optimizer and the history are kept: a continued
-        ``partial_fit`` trains on with the same optimizer, as scikit-learn's.
+        ``partial_fit`` trains on with the same optimizer, as scikit-learn's,
+        with AdamW's decay set to the current ``alpha``; only after the solver
+        changed is a new optimizer built (as scikit-learn's MLP does when it
+        has none of that solver).
         """
         self.batch_size = config.batch_size
         self.shuffle = config.shuffle
@@ -115,9 +124,70 @@ class SkdeepNet(NeuralNet):
         self.autocast = config.autocast
         self.cuda_graph = config.cuda_graph
         self.callbacks = config.callbacks
-        if self.initialized_:
-            self.initialize_callbacks()
+        if not self.initialized_:
+            return self
+        self.initialize_callbacks()
+        if type(self.optimizer_) is not config.optimizer_class:
+            self.optimizer, self.lr = config.optimizer, config.lr
+            self.initialize_optimizer()
+        for group in self.optimizer_.param_groups:
+            if group.get("decoupled"):
+                group["weight_decay"] = config.decoupled_weight_decay
         return self
+
+    def train_epochs(self, dataset, epochs):
+        """Train for up to ``epochs`` epochs on ``dataset``: skorch's ``partial_fit`` and fit loop, made safe.
+
+        A callback ends training early by raising
+        :class:`skdeep._callbacks.StopTraining`; every other exception
+        propagates, a user's ``KeyboardInterrupt`` included (skorch's loop
+        swallows it). An interrupted epoch is undone: the weights go back to
+        those at the end of the last finished epoch and its history row is
+        dropped. ``on_train_end`` runs in every case, and the module is left in
+        evaluation mode.
+
+        Parameters
+        ----------
+        dataset : skdeep._data.ArrayDataset
+            The training data.
+        epochs : int
+            The most epochs to run.
+
+        Returns
+        -------
+        self : SkdeepNet
+        """
+        self.notify("on_train_begin", X=dataset, y=None)
+        try:
+            self._run_epochs(dataset, epochs)
+        except StopTraining:
+            pass
+        finally:
+            self.notify("on_train_end", X=dataset, y=None)
+            if self.module_.training:
+                self._set_training(False)
+        return self
+
+    def _run_epochs(self, dataset, epochs):
+        iterator = self.get_iterator(dataset, training=True)
+        epoch_kwargs = {"dataset_train": dataset, "dataset_valid": None}
+        # to undo an interrupted epoch: the weights (and buffers) at its start, copied into one set of
+        # tensors per call (a single fused copy per epoch), and the history's length
+        state = [tensor.detach() for tensor in self.module_.state_dict(keep_vars=True).values()]
+        at_epoch_start = [tensor.clone() for tensor in state]
+        for epoch in range(epochs):
+            rows = len(self.history)
+            if epoch:
+                torch._foreach_copy_(at_epoch_start, state)
+            try:
+                self.notify("on_epoch_begin", **epoch_kwargs)
+                self.run_single_epoch(iterator, training=True, prefix="train", step_fn=self.train_step)
+            except KeyboardInterrupt:
+                with torch.no_grad():
+                    torch._foreach_copy_(state, at_epoch_start)
+                del self.history[rows:]
+                raise
+            self.notify("on_epoch_end", **epoch_kwargs)
 
     def get_dataset(self, X, y=None):
         """Wrap arrays in skdeep's dataset, in the module's dtype (datasets pass through).
@@ -283,7 +353,9 @@ class SkdeepNet(NeuralNet):
             last.update(loss=data_loss.detach(), y_pred=y_pred)
             return loss
 
-        self.optimizer_.step(penalised_loss)
+        objective = self.optimizer_.step(penalised_loss)  # at the solution, not at the last trial point
+        penalty = self.penalty.value(self.module_) if self._penalised_weights else 0.0
+        last["loss"] = torch.tensor(objective - penalty, dtype=torch.float64)
         return last
 
     def _clear_gradients(self):
@@ -334,10 +406,17 @@ class SkdeepNet(NeuralNet):
             dataset,
             batch_size=self.batch_size if training else max(self.batch_size, PREDICT_BATCH_SIZE),
             shuffle=training and self.shuffle and len(dataset) > self.batch_size,
+            fold_single=training and any(isinstance(m, _BatchNorm) for m in self.module_.modules()),
             generator=self.generator,
             device=torch.device(self.device),
         )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true if isinstance(y_true, tuple) else (y_true, None)
+        if self.n_outputs is not None and (y_pred.ndim != 2 or y_pred.shape != (len(target), self.n_outputs)):
+            raise ValueError(
+                f"The module returned outputs of shape {tuple(y_pred.shape)} for a batch of {len(target)} "
+                f"samples; training needs shape ({len(target)}, {self.n_outputs}): one raw output per class "
+                "(multiclass), a single one (binary), one per label (multilabel) or one per target (regression)."
+            )
         return self.criterion_(y_pred, target, weight)

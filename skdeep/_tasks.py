@@ -55,6 +55,8 @@ def _weights(dataset):
 def validation_accuracy(net, dataset, *, softmax, multilabel):
     """The accuracy of ``net`` on a validation dataset of encoded targets (early stopping's score)."""
     raw = net.forward(dataset).double().numpy()
+    if not np.isfinite(raw).all():  # a diverged network scores NaN, never "class 0 everywhere"
+        return float("nan")
     target = dataset.y.cpu().numpy()
     if not softmax:
         target = target.astype(int) if multilabel else target[:, 0].astype(int)
@@ -140,7 +142,8 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         return compute_sample_weight(self.class_weight, y if self._multilabel else self.classes_[y])
 
     def _stratify_by(self, y):
-        return None if self._multilabel else self.classes_[y]  # errors then name the user's labels
+        # as scikit-learn, for one output only (binary); by label, so that errors name the user's labels
+        return self.classes_[y] if self.n_outputs_ == 1 else None
 
     def _loss_kind(self):
         return "log_loss" if self.out_activation_ == "softmax" else "binary_log_loss"

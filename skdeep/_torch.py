@@ -16,9 +16,9 @@ _MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None]}
 class _UserModule:
     """Builds the user's module, filling in the sizes it takes from the data."""
 
-    _module_captures_by_default = False  # its forward pass may wait for the host: opt in with cuda_graph=True
+    _own_module = False  # its forward pass may wait for the host, or draw random numbers
 
-    def _build_module(self, n_features, n_outputs, device):
+    def _build_module(self, n_features, n_outputs, device, random_state):
         params = dict(self.module_params or {})
         inferred = {"n_features": n_features, "n_outputs": n_outputs,
                     "input_shape": self._module_input_shape()}

@@ -316,8 +316,8 @@ class SklearnLoss(nn.Module):
     """A batch's loss from raw network outputs, as scikit-learn defines it.
 
     The sample-weighted mean of the per-sample losses: ``sum(w * loss) /
-    sum(w)``, or their plain mean without weights (computed by one fused
-    reduction).
+    sum(w)`` (0 for a batch whose weights are all 0), or their plain mean
+    without weights (computed by one fused reduction).
 
     Parameters
     ----------
@@ -351,7 +351,9 @@ class SklearnLoss(nn.Module):
     def forward(self, raw, target, sample_weight=None):
         if sample_weight is None:
             return self._mean(raw, target)
-        return (self.per_sample(raw, target) * sample_weight).sum() / sample_weight.sum()
+        # a batch of zero total weight contributes nothing (rather than 0 / 0)
+        total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+        return (self.per_sample(raw, target) * sample_weight).sum() / total
 
     def _mean(self, raw, target):
         functional = nn.functional

@@ -225,16 +225,17 @@ def test_diverging_training_stops_with_an_error_naming_the_learning_rate():
     assert not hasattr(reg, "n_features_in_")
 
 
-def test_failed_warm_start_does_not_leave_a_fitted_looking_model():
+def test_failed_warm_start_keeps_the_model_trained_before_it():
     X, y = make_regression(n_samples=200, n_features=5, random_state=0)
     reg = MLPRegressor(solver="sgd", warm_start=True, max_iter=5, random_state=0).fit(X / 100, y / 100)
+    before, loss_curve, n_iter = reg.predict(X / 100), list(reg.loss_curve_), reg.n_iter_
     reg.set_params(learning_rate_init=10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="non-finite"):
             reg.fit(X * 1e3, y)
-    with pytest.raises(NotFittedError):
-        check_is_fitted(reg)
+    np.testing.assert_array_equal(reg.predict(X / 100), before)
+    assert reg.loss_curve_ == loss_curve and reg.n_iter_ == n_iter and len(reg.history_) == 5
 
 
 def test_all_zero_sample_weights_are_rejected():

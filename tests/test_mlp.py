@@ -118,7 +118,8 @@ def test_early_stopping_restores_the_best_validation_weights():
     # initial weights (64 x 100 + 100 + 100 x 10 + 10 numbers), as in scikit-learn
     random_state = np.random.RandomState(0)
     random_state.uniform(size=64 * 100 + 100 + 100 * 10 + 10)
-    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=random_state, stratify=y)
+    # (scikit-learn stratifies binary targets only)
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=random_state)
     assert clf.score(X_val, y_val) == pytest.approx(clf.best_validation_score_)
 
 
@@ -324,7 +325,7 @@ def test_warm_start_with_another_architecture_is_refused(iris):
         clf.fit(X, y)
     with pytest.raises(ValueError, match="architecture must stay the same"):
         clf.set_params(hidden_layer_sizes=(9,)).fit(X, y)
-    assert not hasattr(clf, "net_")
+    assert clf.coefs_[0].shape == (4, 8)  # the model trained before stays
 
 
 def test_no_warnings_on_a_converging_fit(iris):

@@ -8,8 +8,10 @@ import torch
 from sklearn import neural_network as sknn
 from sklearn.datasets import load_iris, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+import skdeep._base
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor, TorchClassifier
 
 
@@ -113,12 +115,23 @@ def test_the_stratified_split_names_the_users_labels():
         MLPClassifier(early_stopping=True).fit(X, np.array(["common"] * 3 + ["rare"], dtype=object))
 
 
-def test_the_early_stopping_split_is_stratified(iris):
+@pytest.mark.parametrize(("labels", "stratified"), [(["no", "yes"], True), (["a", "b", "c"], False)])
+def test_the_early_stopping_split_is_stratified_for_binary_targets(labels, stratified, iris, monkeypatch):
+    # as scikit-learn's MLP: stratified for one output only, by the user's labels
     X, y = iris
-    clf = quietly(lambda: MLPClassifier(early_stopping=True, validation_fraction=0.2, max_iter=2,
-                                        random_state=0).fit(X, y))
-    # 30 of 150 held out, 10 of each class: a stratified split scores in steps of 1/30
-    assert all(round(score * 30, 6).is_integer() for score in clf.validation_scores_)
+    seen = []
+
+    def split(*arrays, stratify=None, **kwargs):
+        seen.append(stratify)
+        return train_test_split(*arrays, stratify=stratify, **kwargs)
+
+    monkeypatch.setattr(skdeep._base, "train_test_split", split)
+    y = np.asarray(labels)[y % len(labels)]
+    quietly(lambda: MLPClassifier(early_stopping=True, max_iter=2, random_state=0).fit(X, y))
+    if stratified:
+        np.testing.assert_array_equal(seen[0], y)
+    else:
+        assert seen[0] is None
 
 
 def test_a_single_class_is_learned_as_scikit_learn_does(iris):
@@ -293,3 +306,76 @@ def test_regressor_net_predicts_on_arrays():
     X, y = make_regression(n_samples=50, n_features=3, random_state=0)
     reg = quietly(lambda: MLPRegressor(loss="poisson", max_iter=5, random_state=0).fit(X, np.abs(y) / 100))
     np.testing.assert_allclose(reg.net_.predict(X).ravel(), reg.predict(X), rtol=1e-5)
+
+
+# -- found in review ------------------------------------------------------------------------------------
+
+
+def test_lbfgs_holds_no_validation_set_out(iris):
+    X, y = iris
+    params = dict(solver="lbfgs", max_iter=50, precision="float64", random_state=0)
+    plain = quietly(lambda: MLPClassifier(**params).fit(X, y))
+    early = quietly(lambda: MLPClassifier(early_stopping=True, **params).fit(X, y))
+    assert early.loss_ == plain.loss_ and early.t_ == plain.t_ == 0  # scikit-learn counts no samples either
+
+
+class WeightsTurnNaN(torch.nn.Module):
+    """A linear model whose weights become NaN at its ``healthy + 1``-th training pass."""
+
+    def __init__(self, n_features, n_outputs, healthy=2):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, n_outputs)
+        self.healthy, self.calls = healthy, 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+            if self.calls > self.healthy:
+                with torch.no_grad():
+                    self.layer.weight.fill_(float("nan"))
+        return self.layer(x)
+
+
+def test_a_diverged_classifier_with_early_stopping_keeps_the_best_finite_weights(iris):
+    X, y = iris
+    clf = TorchClassifier(WeightsTurnNaN, early_stopping=True, max_iter=10, random_state=0)  # one batch
+    with pytest.warns(ConvergenceWarning, match="Training diverged"):
+        clf.fit(X, y == 0)
+    # a NaN network scores NaN, never "the first class everywhere", and is never the best
+    assert len(clf.validation_scores_) == 3 and np.isnan(clf.validation_scores_[-1])
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_warm_fits_with_early_stopping_validate_on_the_same_rows(iris, monkeypatch):
+    X, y = iris
+    held_out = []
+
+    def split(*arrays, **kwargs):
+        parts = train_test_split(*arrays, **kwargs)
+        held_out.append(set(parts[1].tolist()))
+        return parts
+
+    monkeypatch.setattr(skdeep._base, "train_test_split", split)
+    clf = MLPClassifier(early_stopping=True, warm_start=True, max_iter=3, random_state=0)
+    quietly(lambda: clf.fit(X, y).fit(X, y).fit(X, y))
+    # as scikit-learn, whose random state restarts at every fit (the first one draws the weights first)
+    assert held_out[1] == held_out[2]
+
+
+def test_adamw_decay_follows_alpha_at_every_call(iris):
+    X, y = iris
+
+    def decays(clf):
+        return [group["weight_decay"] for group in clf.net_.optimizer_.param_groups]
+
+    clf = MLPClassifier(solver="adamw", alpha=0.0, random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    assert decays(clf) == [0.0, 0.0]  # not AdamW's own default of 0.01
+    clf.set_params(alpha=0.5).partial_fit(X, y)
+    assert decays(clf) == [0.5, 0.0]  # the weight matrices only
+
+
+def test_partial_fit_after_an_lbfgs_fit_builds_the_new_solvers_optimizer(iris):
+    X, y = iris
+    clf = quietly(lambda: MLPClassifier(solver="lbfgs", max_iter=20, random_state=0).fit(X, y))
+    clf.set_params(solver="adam").partial_fit(X, y)
+    assert isinstance(clf.net_.optimizer_, torch.optim.Adam) and len(clf.loss_curve_) == 1
