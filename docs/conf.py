@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["SKDEEP_DOCS_BUILD"] = "1"  # examples leave out wall times, which a docs build distorts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import skdeep  # noqa: E402
