@@ -235,7 +235,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if incremental and self.early_stopping:  # scikit-learn's rule and message
             raise ValueError("partial_fit does not support early_stopping=True")
         reset = not ((incremental or self.warm_start) and self.__sklearn_is_fitted__())
-        before = None if reset else _FittedState(self, continuing=incremental)
+        fitted = self.__sklearn_is_fitted__()
+        before = _FittedState(self, continuing=incremental and not reset) if fitted else None
         if reset:
             self._forget_fit()  # nothing of a previous fit may leak into this one
         try:
@@ -243,7 +244,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             interrupt = self._train(X, y, sample_weight, reset, incremental)
         except BaseException as error:
             # a failed call never looks fitted, and never loses the model trained before it
-            self._forget_fit() if reset else before.restore(self)
+            self._forget_fit() if before is None else before.restore(self)
             if _out_of_memory(error):
                 raise _with_memory_advice(error, self, unfitted=reset) from error
             raise
@@ -262,7 +263,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             self._fit_dtype = X.dtype  # coefs_ and outputs keep X's dtype, as scikit-learn's
         y = self._encode_targets(y, reset=reset, incremental=incremental, classes=classes)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        sample_weight = sample_weight * self._class_sample_weight(y)
+        class_weight = self._class_sample_weight(y)
+        if not np.all(np.isfinite(class_weight) & (np.asarray(class_weight) >= 0)):
+            raise ValueError(f"The 'class_weight' parameter must give finite, non-negative weights; "
+                             f"got {getattr(self, 'class_weight', None)!r}.")
+        sample_weight = sample_weight * class_weight
         if not np.any(sample_weight > 0):
             raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, y, sample_weight
@@ -292,10 +297,19 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
         source = as_tensor_source(X, dtype, self._module_input_shape(), training=True)
-        target = torch.from_numpy(self._target_array(y, dtype))
+        with np.errstate(over="ignore"):  # checked just below, with a clearer message
+            target = torch.from_numpy(self._target_array(y, dtype))
+        if target.is_floating_point() and not bool(target.isfinite().all()):
+            raise ValueError(f"y holds values beyond the range of {_name(dtype)}, in which training runs: scale "
+                             "the targets (for example with sklearn.compose.TransformedTargetRegressor), or train "
+                             "with precision='float64'.")
         weight = None
         if not np.all(sample_weight == 1.0):
             weight = torch.from_numpy(sample_weight.astype(dtype_to_numpy(dtype)))
+            if not bool(weight.isfinite().all()) or not bool((weight[torch.from_numpy(sample_weight > 0)] > 0).all()):
+                raise ValueError(f"sample_weight holds values that {_name(dtype)}, in which training runs, cannot "
+                                 "hold (beyond its range, or so small that they become 0): rescale the weights, "
+                                 "or train with precision='float64'.")
         dataset = ArrayDataset(source, target, weight, dtype)
         if not early_stopping:
             return dataset, None
@@ -387,6 +401,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if early_stopping:
             validation = (place_on_device(valid_data, device), self._validation_scorer())
         mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
+        if module is not None:
+            _check_batch_norm_batches(module, len(train_data), self.batch_size)
+        elif self.solver in STOCHASTIC_SOLVERS:
+            _check_batch_norm_batches(self.module_, len(train_data), self.batch_size)
         state = self._convergence_state(reset)
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
                                   incremental=incremental, state=state, validation=validation)
@@ -400,13 +418,17 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
         with seeded_training(seed, device, net.module_, own_module=self._own_module):
             epochs_before = len(net.history)
+            curves_before = len(state.loss_curve), len(state.validation_scores)
             interrupt = None
             try:
                 self._run_training(net, config, train_data, X, y)
             except KeyboardInterrupt as error:
-                if len(net.history) == epochs_before:
+                finished = len(net.history) - epochs_before  # (the net has undone the interrupted epoch)
+                if not finished:
                     raise  # no epoch finished: the estimator goes back to how it was
                 interrupt = error  # keep the finished epochs (as Keras does), then stop the caller
+                del state.loss_curve[curves_before[0] + finished:]
+                del state.validation_scores[curves_before[1] + finished:]
         check_finite_weights(net, self.solver)
         self._record_training(net, config, state, epochs_before, len(train_data), reset, incremental)
         return interrupt
@@ -442,7 +464,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if monitor is None:  # lbfgs: one call of the optimizer runs all its iterations
             self._record_lbfgs(net, config)
             return
-        self.n_iter_ = monitor.n_iter
+        self.n_iter_ = epochs
         self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1]
         self._no_improvement_count = state.no_improvement_count
@@ -492,6 +514,12 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         dataset = place_on_device(dataset, self.device_)
         with torch.inference_mode(), threads_within_cpu_share():
             output = self.net_.forward(dataset, device=self.device_).double()
+            n_samples = X.shape[0]
+            if output.shape != (n_samples, self.n_outputs_):
+                raise ValueError(
+                    f"The module returned outputs of shape {tuple(output.shape)} for {n_samples} samples; "
+                    f"{type(self).__name__} needs shape ({n_samples}, {self.n_outputs_})."
+                )
             finite = torch.isfinite(output).all(dim=1)
             if not bool(finite.all()):
                 raise ValueError(
@@ -558,6 +586,22 @@ def _copy_optimizer_state(state_dict):
                   for key, state in state_dict["state"].items()},
         "param_groups": copy.deepcopy(state_dict["param_groups"]),
     }
+
+
+def _name(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+def _check_batch_norm_batches(module, n_train, batch_size):
+    """Refuse training batches of one sample for a module with batch normalisation."""
+    if not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules()):
+        return
+    if n_train < 2 or batch_size == 1:
+        raise ValueError(
+            "batch_norm=True normalises each batch by its own statistics, which one sample does not have: "
+            f"got {n_train} training sample(s) and batch_size={batch_size!r}. Train on at least 2 samples "
+            "with batch_size >= 2, or set batch_norm=False."
+        )
 
 
 def _is_fitted_attribute(name, estimator):

@@ -92,6 +92,7 @@ class CategoricalEmbeddingMixin:
     def _encode_tabular(self, X, y, *, reset):
         if sp.issparse(X):
             raise ValueError("categorical_features needs dense X (a DataFrame or an array), not a sparse matrix.")
+        original = X
         X = validate_data(self, X, skip_check_array=True, reset=reset)  # names and column count only
         if not hasattr(X, "shape"):
             X = np.asarray(X, dtype=object)
@@ -100,13 +101,19 @@ class CategoricalEmbeddingMixin:
         if reset:
             self.is_categorical_ = categorical_mask(X, self.categorical_features, X.shape[1])
             self.input_shape_ = (X.shape[1],)
+            if not self.is_categorical_.any():  # ("from_dtype" on numbers only) no embeddings
+                self.is_categorical_ = None
+                return super()._validate_X_y(original, y, reset=True)
         mask = self.is_categorical_
-        numeric = _columns(X, np.flatnonzero(~mask))
-        if y is None:
-            numeric = check_array(numeric, dtype=(np.float32, np.float64), ensure_min_features=0)
+        if mask.all():  # categories only: no numeric block to validate, y on its own
+            numeric = np.empty((X.shape[0], 0))
+            if y is not None:
+                _, y = check_X_y(np.empty((X.shape[0], 1)), y, multi_output=True, y_numeric=self._y_numeric)
+        elif y is None:
+            numeric = check_array(_columns(X, np.flatnonzero(~mask)), dtype=(np.float32, np.float64))
         else:
-            numeric, y = check_X_y(numeric, y, dtype=(np.float32, np.float64), multi_output=True,
-                                   y_numeric=self._y_numeric, ensure_min_features=0)
+            numeric, y = check_X_y(_columns(X, np.flatnonzero(~mask)), y, dtype=(np.float32, np.float64),
+                                   multi_output=True, y_numeric=self._y_numeric)
         categories = np.array(_columns(X, np.flatnonzero(mask)), dtype=object)  # a copy: written below
         categories[pd.isna(categories)] = np.nan  # None, NaN, NA, NaT: one missing value
         if reset:

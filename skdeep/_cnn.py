@@ -36,6 +36,12 @@ class _CNNArchitecture:
                     f"(C, L) or (C, H, W) ((L, C) or (H, W, C) with data_format='channels_last'); got {shape!r}."
                 )
             shape = tuple(int(side) for side in shape)
+            seen = tuple(self.input_shape_)
+            if len(seen) > 1 and seen != shape:  # samples with a shape of their own are not re-read
+                raise ValueError(
+                    f"X has samples of shape {seen}, but input_shape={shape}: give input_shape={seen} "
+                    "(with data_format saying where the channels are), or input_shape=None."
+                )
             if int(np.prod(shape)) != self.n_features_in_:
                 raise ValueError(
                     f"X has samples of shape {tuple(self.input_shape_)} "

@@ -141,9 +141,10 @@ class SkdeepNet(NeuralNet):
         A callback ends training early by raising
         :class:`skdeep._callbacks.StopTraining`; every other exception
         propagates, a user's ``KeyboardInterrupt`` included (skorch's loop
-        swallows it). An interrupted epoch is undone: the weights go back to
-        those at the end of the last finished epoch and its history row is
-        dropped. ``on_train_end`` runs in every case, and the module is left in
+        swallows it). An interrupted epoch, its ``on_epoch_end`` callbacks
+        included, is undone: the weights go back to those at the end of the
+        last finished epoch and its history row is dropped (the estimator
+        trims its curves to match). ``on_train_end`` runs in every case, and the module is left in
         evaluation mode.
 
         Parameters
@@ -182,12 +183,12 @@ class SkdeepNet(NeuralNet):
             try:
                 self.notify("on_epoch_begin", **epoch_kwargs)
                 self.run_single_epoch(iterator, training=True, prefix="train", step_fn=self.train_step)
+                self.notify("on_epoch_end", **epoch_kwargs)  # an epoch ends once its records are written
             except KeyboardInterrupt:
                 with torch.no_grad():
                     torch._foreach_copy_(state, at_epoch_start)
                 del self.history[rows:]
                 raise
-            self.notify("on_epoch_end", **epoch_kwargs)
 
     def get_dataset(self, X, y=None):
         """Wrap arrays in skdeep's dataset, in the module's dtype (datasets pass through).
@@ -413,6 +414,8 @@ class SkdeepNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, weight = y_true if isinstance(y_true, tuple) else (y_true, None)
+        if not torch.is_tensor(y_pred):
+            raise TypeError(f"The module must return a tensor of raw outputs; it returned a {type(y_pred).__name__}.")
         if self.n_outputs is not None and (y_pred.ndim != 2 or y_pred.shape != (len(target), self.n_outputs)):
             raise ValueError(
                 f"The module returned outputs of shape {tuple(y_pred.shape)} for a batch of {len(target)} "

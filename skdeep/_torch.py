@@ -19,6 +19,12 @@ class _UserModule:
     _own_module = False  # its forward pass may wait for the host, or draw random numbers
 
     def _build_module(self, n_features, n_outputs, device, random_state):
+        if isinstance(self.module, nn.Module):
+            raise TypeError(
+                "The 'module' parameter takes the module's class, or a function that builds it, not a built "
+                f"module: got the instance {type(self.module).__name__}(...). Pass its class, and its arguments "
+                "as module_params, so that every fit (and every clone in a search) starts afresh."
+            )
         params = dict(self.module_params or {})
         inferred = {"n_features": n_features, "n_outputs": n_outputs,
                     "input_shape": self._module_input_shape()}
@@ -26,8 +32,9 @@ class _UserModule:
             accepted = inspect.signature(self.module).parameters
         except (TypeError, ValueError):  # a callable without a signature
             accepted = {}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
         for name in _INFERRED:
-            if name in accepted and name not in params:
+            if (name in accepted or takes_any) and name not in params:
                 params[name] = inferred[name]
         module = self.module(**params)
         if not isinstance(module, nn.Module):

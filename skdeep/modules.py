@@ -136,8 +136,9 @@ class MLP(nn.Module):
             if batch_norm:
                 layers.append(nn.BatchNorm1d(n_out))
             layers.append(make_activation(activation))
-            if dropout:
-                layers.append(nn.Dropout(dropout))
+            # an identity in its place without dropout: the layers keep their indices, so a warm
+            # start may switch dropout on or off
+            layers.append(nn.Dropout(dropout) if dropout else nn.Identity())
         output_cls = SparseLinear if not hidden_layer_sizes else nn.Linear
         layers.append(output_cls(widths[-1], n_outputs))
         self.layers = nn.Sequential(*layers)

@@ -112,7 +112,8 @@ def test_ctrl_c_in_a_scikit_learn_callback_propagates(iris):
     clf = MLPClassifier(max_iter=10, random_state=0).set_callbacks(CtrlC())
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
-    assert clf.n_iter_ == 3 and len(clf.history_) == 3
+    # the third epoch was interrupted while its end was being recorded: it is undone, records and all
+    assert clf.n_iter_ == 2 and len(clf.history_) == 2 and len(clf.loss_curve_) == 2
 
 
 # -- failed continuations keep the model --------------------------------------------------------------
@@ -367,3 +368,128 @@ def test_seeded_fits_in_threads_equal_sequential_ones(iris):
     for threaded, alone in zip(results, sequential, strict=True):
         np.testing.assert_array_equal(threaded, alone)
     assert torch.equal(torch.random.get_rng_state(), caller_state)
+
+
+# -- found by an adversarial pass ---------------------------------------------------------------------
+
+
+class InterruptsValidation(torch.nn.Module):
+    """A linear model whose ``at``-th forward pass in evaluation mode (a validation score) raises Ctrl+C."""
+
+    def __init__(self, n_features, n_outputs, at=2):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, n_outputs)
+        self.at, self.calls = at, 0
+
+    def forward(self, x):
+        if not self.training:
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+        return self.layer(x)
+
+
+def test_ctrl_c_while_an_epoch_is_recorded_keeps_the_records_consistent(iris):
+    X, y = iris
+    clf = TorchClassifier(InterruptsValidation, early_stopping=True, max_iter=10, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == len(clf.validation_scores_) == len(clf.history_) == 1
+
+
+class BatchMean(torch.nn.Module):
+    """Averages over the batch when predicting: one row for the whole batch."""
+
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, n_outputs)
+
+    def forward(self, x):
+        output = self.layer(x)
+        return output if self.training else output.mean(dim=0, keepdim=True)
+
+
+def test_predict_checks_the_modules_output_shape(iris):
+    X, y = iris
+    clf = TorchClassifier(BatchMean, max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=r"outputs of shape \(1, 3\) for 150 samples.*needs shape \(150, 3\)"):
+        clf.predict(X)
+
+
+def test_categorical_features_on_all_or_no_categorical_columns():
+    kinds = pd.Categorical(list("abc") * 20)
+    categories_only = pd.DataFrame({"kind": kinds, "other": pd.Categorical(list("xy") * 30)})
+    clf = MLPClassifier(categorical_features="from_dtype", max_iter=5, random_state=0).fit(categories_only, kinds)
+    assert clf.is_categorical_.all() and clf.predict(categories_only).shape == (60,)
+    numbers = pd.DataFrame({"a": np.arange(60.0), "b": np.ones(60)})
+    plain = MLPClassifier(categorical_features="from_dtype", max_iter=5, random_state=0).fit(numbers, kinds)
+    assert plain.is_categorical_ is None and plain.predict(numbers).shape == (60,)
+
+
+def test_a_failed_refit_keeps_the_model_the_user_had(iris):
+    X, y = iris
+    clf = MLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        clf.set_params(hidden_layer_sizes=(0,)).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_weights_and_targets_beyond_float32_are_named(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="sample_weight holds values that float32"):
+        MLPClassifier(max_iter=2).fit(X, y, sample_weight=np.full(len(y), 1e-50))
+    with pytest.raises(ValueError, match="y holds values beyond the range of float32"):
+        MLPRegressor(max_iter=2).fit(X, np.full(len(y), 1e39))
+    assert MLPClassifier(max_iter=2, precision="float64").fit(X, y, sample_weight=np.full(len(y), 1e-50))
+
+
+@pytest.mark.parametrize("class_weight", [{0: -1.0}, {0: np.nan}])
+def test_class_weights_must_be_finite_and_non_negative(class_weight, iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="'class_weight' parameter must give finite, non-negative weights"):
+        MLPClassifier(class_weight=class_weight, max_iter=2).fit(X, y)
+
+
+class ReturnsTuple(torch.nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, n_outputs)
+
+    def forward(self, x):
+        return self.layer(x), x
+
+
+def test_common_mistakes_with_your_own_module(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match="'module' parameter takes the module's class"):
+        TorchClassifier(torch.nn.Linear(4, 3), max_iter=2).fit(X, y)
+    with pytest.raises(TypeError, match="must return a tensor of raw outputs; it returned a tuple"):
+        TorchClassifier(ReturnsTuple, max_iter=2).fit(X, y)
+    factory = TorchClassifier(lambda **sizes: torch.nn.Linear(sizes["n_features"], sizes["n_outputs"]), max_iter=2)
+    assert factory.fit(X, y).predict(X).shape == (150,)  # a factory taking **kwargs gets the sizes
+
+
+def test_a_warm_start_may_switch_dropout_on_and_off(iris):
+    X, y = iris
+    clf = MLPClassifier(max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    clf.set_params(dropout=0.2).fit(X, y)
+    clf.set_params(dropout=0.0).fit(X, y)
+    assert len(clf.loss_curve_) == 9
+
+
+@pytest.mark.parametrize(("n_samples", "batch_size"), [(1, "auto"), (20, 1)])
+def test_batch_norm_on_batches_of_one_sample_is_named(n_samples, batch_size):
+    X, y = make_classification(n_samples=20, n_features=4, random_state=0)
+    clf = MLPClassifier(batch_norm=True, batch_size=batch_size, max_iter=2)
+    with pytest.raises(ValueError, match="batch_norm=True .* batch_size"):
+        if n_samples == 1:
+            clf.partial_fit(X[:1], y[:1], classes=[0, 1])
+        else:
+            clf.fit(X, y)
+
+
+def test_a_cnn_input_shape_that_disagrees_with_the_images_is_named():
+    images = np.zeros((20, 1, 6, 6))
+    with pytest.raises(ValueError, match=r"samples of shape \(1, 6, 6\), but input_shape=\(6, 6, 1\)"):
+        CNNClassifier(input_shape=(6, 6, 1), max_iter=1).fit(images, np.arange(20) % 2)
