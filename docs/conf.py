@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import skdeep  # noqa: E402
 
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+
 project = "skdeep"
 author = "the skdeep developers"
 copyright = "2026, the skdeep developers"
@@ -41,7 +43,28 @@ intersphinx_mapping = {}  # no network here: references stay plain text
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skdeep {version}"
-html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 7,  # every top-level page in the navbar, none under "More"
+    "navbar_persistent": ["search-button"],  # the search as an icon: the seven links fit beside it
+    "navigation_depth": 2,
+    "show_nav_level": 1,
+    # The right sidebar only where a page has sections to list; the landing
+    # page and the examples (whose code is wide) get the width instead.
+    "secondary_sidebar_items": {
+        "**": ["page-toc"],
+        "index": [],
+        **{f"auto_examples/{example.stem}": [] for example in EXAMPLES},
+    },
+}
+# The left "Section Navigation" lists a section's pages; pages without any
+# (the landing page, installation, quick start, GPUs) get the full width.
+html_sidebars = {"index": [], "install": [], "quick_start": [], "gpu": []}
+html_static_path = ["_static"]
+html_css_files = ["skdeep.css"]
+html_js_files = ["toc-sync.js"]
+toc_object_entries_show_parents = "hide"  # "predict()" in a page's contents, not "MLPClassifier.predict()"
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

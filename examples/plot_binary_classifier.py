@@ -13,10 +13,16 @@ data is held out of the training set by ``early_stopping=True`` with
 """
 
 # %%
+import warnings
+
+import matplotlib.pyplot as plt
 from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from skdeep import MLPClassifier
+from skdeep import MLPClassifier, TrainingHistoryDisplay
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)  # a fixed 10-epoch budget, as in the tutorial
 
 X, y = make_classification(n_samples=1000, n_features=8, n_informative=6, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
@@ -38,3 +44,9 @@ model = MLPClassifier(
 print(model.history_[["epoch", "train_loss", "validation_score"]].to_string(index=False))
 print(f"output: {model.n_outputs_} unit, {model.out_activation_}; "
       f"test accuracy {model.score(X_test, y_test):.3f}")
+
+# %%
+# The learning curve: the training loss falls and the validation accuracy
+# climbs, epoch after epoch.
+TrainingHistoryDisplay.from_estimator(model, name="Dense(10) - Dense(8) - sigmoid, 10 epochs")
+plt.show()

@@ -16,12 +16,13 @@ features)``) and returns one score per class. Arguments named ``n_features``,
 # ---------------------------------------------------------
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 
-from skdeep import TorchClassifier
+from skdeep import TorchClassifier, TrainingHistoryDisplay
 
 rng = np.random.RandomState(0)
 n_sequences, n_steps = 1500, 50
@@ -32,7 +33,22 @@ X = np.stack([rhythm + rng.normal(0, 0.8, rhythm.shape), rng.normal(0, 1, rhythm
 X_train, X_test, y_train, y_test = train_test_split(X.astype(np.float32), y, random_state=0)
 warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the search's 20-epoch budget
 
+# %%
+# The first feature of a sequence is a rhythm under noise; the second is noise.
+fig, axes = plt.subplots(3, 1, figsize=(8, 4.5), sharex=True, layout="constrained")
+for label, ax in enumerate(axes):
+    sample = np.flatnonzero(y == label)[0]
+    ax.plot(t, X[sample, :, 0], color=f"C{label}", lw=1, label="the first feature")
+    ax.plot(t, rhythm[sample], color="k", ls="--", lw=1, label="the rhythm hidden in it")
+    ax.set_ylabel(f"period {[5, 8, 13][label]}")
+axes[0].set_title("One sequence of each class", loc="left")
+axes[0].legend(loc="lower right", bbox_to_anchor=(1, 1), ncol=2, fontsize="small", frameon=False)
+axes[-1].set_xlabel("time step")
+plt.show()
 
+
+# %%
+# The module: a GRU, then a linear layer on its last state.
 class GRUNet(torch.nn.Module):
     def __init__(self, input_shape, n_outputs, hidden_size=32):
         super().__init__()
@@ -58,3 +74,9 @@ gru = TorchClassifier(GRUNet, module_params={"hidden_size": 32}, learning_rate_i
                       early_stopping=True, n_iter_no_change=5, random_state=0).fit(X_train, y_train)
 print(f"GRU with early stopping: test accuracy {gru.score(X_test, y_test):.3f} after {gru.n_iter_} epochs "
       f"(best validation accuracy {gru.best_validation_score_:.3f})")
+
+# %%
+# The early-stopped fit, epoch by epoch: the training loss and the accuracy on
+# the validation split that stopped it.
+TrainingHistoryDisplay.from_estimator(gru, name="GRUNet in a TorchClassifier")
+plt.show()

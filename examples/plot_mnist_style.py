@@ -13,6 +13,8 @@ skdeep flattens samples of any shape, as Keras' ``Flatten`` does: pass the
 # %%
 import warnings
 
+import matplotlib.pyplot as plt
+import numpy as np
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -34,3 +36,17 @@ model = MLPClassifier(hidden_layer_sizes=(128,), activation="relu", solver="adam
 print(f"input shape {model.input_shape_} -> {model.n_features_in_} features; "
       f"output: {model.n_outputs_} units, {model.out_activation_}")
 print(f"test accuracy after {model.n_iter_} epochs: {model.score(X_test, y_test):.3f}")
+
+# %%
+# Test images, 28x28 as the network gets them, with its predictions: the
+# first eight, then the first eight it gets wrong (in red).
+predicted = model.predict(X_test)
+shown = np.concatenate([np.arange(8), np.flatnonzero(predicted != y_test)[:8]])
+fig, axes = plt.subplots(2, 8, figsize=(9, 2.9), layout="constrained")
+for ax, i in zip(axes.flat, shown, strict=True):
+    ax.imshow(X_test[i], cmap="gray_r")
+    wrong = predicted[i] != y_test[i]
+    title = f"{predicted[i]} (is {y_test[i]})" if wrong else f"{predicted[i]}"
+    ax.set_title(title, color="r" if wrong else "k")
+    ax.set_axis_off()
+plt.show()

@@ -8,6 +8,7 @@ on the mean squared error with Adam at a learning rate of 0.01. skdeep's
 """
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -27,3 +28,18 @@ print(f"{model.n_iter_} epochs, final loss {model.loss_:.4f}")
 print(f"test R^2: {model.score(X_test, y_test):.3f}")
 for point in ([0.0, 0.0], [1.5, -1.0]):
     print(f"f({point}) = {point[0] ** 2 - point[1]:+.2f}, predicted {model.predict([point])[0]:+.2f}")
+
+# %%
+# The loss per epoch, and the function against the network's predictions along
+# ``x0``, at three values of ``x1``.
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+left.plot(np.arange(1, len(model.loss_curve_) + 1), model.loss_curve_)
+left.set(yscale="log", xlabel="epoch", ylabel="training loss (half the MSE)", title="Training loss")
+x0 = np.linspace(-2, 2, 100)
+for i, x1 in enumerate([-1.5, 0.0, 1.5]):
+    right.plot(x0, x0**2 - x1, color=f"C{i}", ls="--")
+    right.plot(x0, model.predict(np.column_stack([x0, np.full_like(x0, x1)])), color=f"C{i}",
+               label=f"x1 = {x1:+}")
+right.set(xlabel="x0", ylabel="y", title="$x_0^2 - x_1$ (dashed) and the prediction (solid)")
+right.legend(loc="upper center")
+plt.show()

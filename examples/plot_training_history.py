@@ -28,6 +28,7 @@ search = GridSearchCV(pipe, {"mlpclassifier__dropout": [0.0, 0.3]}, cv=3).fit(X_
 
 history = TrainingHistoryDisplay.from_estimator(search, name="best of the search")
 print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):.3f}")
+plt.show()
 
 # %%
 # A confusion matrix and a learning curve
@@ -35,6 +36,7 @@ print(f"best {search.best_params_}: test accuracy {search.score(X_test, y_test):
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 confusion = ConfusionMatrixDisplay.from_estimator(search, X_test, y_test, ax=left, colorbar=False)
 curve = LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=[0.2, 0.5, 1.0], cv=3, ax=right)
+plt.show()
 
 # %%
 # A validation curve over the L2 penalty
@@ -42,3 +44,4 @@ curve = LearningCurveDisplay.from_estimator(pipe, X_train, y_train, train_sizes=
 alpha = ValidationCurveDisplay.from_estimator(
     pipe, X_train, y_train, param_name="mlpclassifier__alpha", param_range=[1e-4, 1e-2, 1.0, 10.0], cv=3)
 alpha.ax_.set_xscale("log")
+plt.show()

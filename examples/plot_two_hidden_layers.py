@@ -10,6 +10,7 @@ function of five inputs.
 # %%
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -31,3 +32,16 @@ model = MLPRegressor(hidden_layer_sizes=(10, 10), solver="adam", max_iter=100,
 print(f"loss after {model.n_iter_} epochs: {model.loss_:.4f}")
 print(f"test R^2: {model.score(X_test, y_test):.3f}")
 print("weight shapes:", [coef.shape for coef in model.coefs_])
+
+# %%
+# The loss over the 100 epochs, and the predictions against the truth on the
+# test set: the closer to the diagonal, the better.
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+left.plot(np.arange(1, len(model.loss_curve_) + 1), model.loss_curve_)
+left.set(yscale="log", xlabel="epoch", ylabel="training loss", title="Training loss")
+right.scatter(y_test, model.predict(X_test), s=8, alpha=0.5)
+lims = [y_test.min(), y_test.max()]
+right.plot(lims, lims, color="k", lw=1)
+right.set(xlabel="true y", ylabel="predicted y")
+right.set_title(f"Test set, $R^2$ = {model.score(X_test, y_test):.3f}")
+plt.show()

@@ -23,6 +23,7 @@ import statistics
 import time
 import warnings
 
+import numpy as np
 import sklearn.neural_network as sknn
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -31,6 +32,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skdeep
+
+try:  # matplotlib is optional (pip install skdeep[plot]): without it, no figure at the end
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -61,6 +67,7 @@ for library in (sknn, skdeep):  # the untimed first fits: one-time start-up cost
     library.MLPClassifier(max_iter=5).fit(X_first, y_first)
 
 print(f"{'data set':<18}{'implementation':<16}{'test score':>11}{'fit time':>10}")
+scores = {}  # (data set, implementation): test score
 for name, load, estimator_name, params in CASES:
     X, y = load(return_X_y=True)
     if estimator_name == "MLPRegressor":
@@ -69,6 +76,7 @@ for name, load, estimator_name, params in CASES:
     for library in (sknn, skdeep):
         estimator = getattr(library, estimator_name)(random_state=0, **params)
         score, seconds = fit_and_score(estimator, *split)
+        scores[name, library.__name__.split(".")[0]] = score
         fit_time = f"{seconds:>9.2f}s" if TIMED else f"{'-':>10}"
         print(f"{name:<18}{library.__name__.split('.')[0]:<16}{score:>11.3f}{fit_time}")
 
@@ -95,3 +103,20 @@ model = make_pipeline(StandardScaler(), clf).fit(X_train, y_train)
 print(f"\nskdeep extras on digits: test accuracy {model.score(X_test, y_test):.3f} after "
       f"{clf.n_iter_} epochs on {clf.device_}")
 print(clf.history_.tail(3).to_string(index=False))
+
+# %%
+# The test scores side by side (accuracy; R^2 for diabetes), and the training
+# history of the model with skdeep's extras.
+if plt is not None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    data_sets = [case[0] for case in CASES]
+    positions = np.arange(len(data_sets))
+    for offset, library in ((-0.2, "sklearn"), (0.2, "skdeep")):
+        library_scores = [scores[name, library] for name in data_sets]
+        bars = left.bar(positions + offset, library_scores, width=0.4, label=library)
+        left.bar_label(bars, fmt="%.3f", fontsize="small")
+    left.set_xticks(positions, data_sets)
+    left.set(ylim=(0, 1.2), ylabel="test score", title="The same MLP, two implementations")
+    left.legend(loc="upper right", ncol=2)
+    skdeep.TrainingHistoryDisplay.from_estimator(model, ax=right, name="skdeep extras on digits")
+    plt.show()
