@@ -33,7 +33,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
-from skdeep._data import ArrayDataset, as_tensor_source, place_on_device
+from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
 from skdeep._device import resolve_device
 from skdeep._net import SkdeepNet
 from skdeep._random import seeded_torch, seeded_training
@@ -297,19 +297,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
         source = as_tensor_source(X, dtype, self._module_input_shape(), training=True)
-        with np.errstate(over="ignore"):  # checked just below, with a clearer message
-            target = torch.from_numpy(self._target_array(y, dtype))
-        if target.is_floating_point() and not bool(target.isfinite().all()):
-            raise ValueError(f"y holds values beyond the range of {_name(dtype)}, in which training runs: scale "
-                             "the targets (for example with sklearn.compose.TransformedTargetRegressor), or train "
-                             "with precision='float64'.")
+        if self._y_numeric:
+            check_representable(y, dtype, "y", "scale the targets (for example with "
+                                "sklearn.compose.TransformedTargetRegressor)")
+        target = torch.from_numpy(self._target_array(y, dtype))
         weight = None
         if not np.all(sample_weight == 1.0):
+            check_representable(sample_weight, dtype, "sample_weight", "rescale the weights", positive=True)
             weight = torch.from_numpy(sample_weight.astype(dtype_to_numpy(dtype)))
-            if not bool(weight.isfinite().all()) or not bool((weight[torch.from_numpy(sample_weight > 0)] > 0).all()):
-                raise ValueError(f"sample_weight holds values that {_name(dtype)}, in which training runs, cannot "
-                                 "hold (beyond its range, or so small that they become 0): rescale the weights, "
-                                 "or train with precision='float64'.")
         dataset = ArrayDataset(source, target, weight, dtype)
         if not early_stopping:
             return dataset, None
@@ -401,13 +396,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if early_stopping:
             validation = (place_on_device(valid_data, device), self._validation_scorer())
         mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
-        if module is not None:
-            _check_batch_norm_batches(module, len(train_data), self.batch_size)
-        elif self.solver in STOCHASTIC_SOLVERS:
-            _check_batch_norm_batches(self.module_, len(train_data), self.batch_size)
         state = self._convergence_state(reset)
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
                                   incremental=incremental, state=state, validation=validation)
+        _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if continuing:
             net = self.net_.configure(config)
@@ -588,15 +580,11 @@ def _copy_optimizer_state(state_dict):
     }
 
 
-def _name(dtype):
-    return str(dtype).replace("torch.", "")
-
-
 def _check_batch_norm_batches(module, n_train, batch_size):
     """Refuse training batches of one sample for a module with batch normalisation."""
     if not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules()):
         return
-    if n_train < 2 or batch_size == 1:
+    if batch_size < 2:  # (the batch size, clipped to the training samples)
         raise ValueError(
             "batch_norm=True normalises each batch by its own statistics, which one sample does not have: "
             f"got {n_train} training sample(s) and batch_size={batch_size!r}. Train on at least 2 samples "

@@ -38,7 +38,11 @@ def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
         A tensor sharing memory with ``X`` when ``X`` already has ``dtype`` and
         is C-contiguous (one converted copy otherwise), or ``X`` as CSR.
     """
-    _check_representable(X.data if sp.issparse(X) else X, dtype, training)
+    check_representable(X.data if sp.issparse(X) else X, dtype, "X",
+                        "scale the features (for example with sklearn.preprocessing.StandardScaler)",
+                        # for training data, scikit-learn's words for what such values do to its MLP first
+                        prefix=("Solver produced non-finite parameter weights. The input data may contain "
+                                "large values and need to be preprocessed. ") if training else "")
     if sp.issparse(X):
         return X.tocsr()
     X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
@@ -50,21 +54,47 @@ def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
         return torch.from_numpy(X)
 
 
-def _check_representable(values, dtype, training):
-    """Refuse float64 values that ``dtype`` cannot hold (they would silently become inf)."""
+def check_representable(values, dtype, name, advice, *, positive=False, prefix=""):
+    """Refuse float64 ``values`` that ``dtype`` cannot hold, before they silently become inf (or 0).
+
+    Parameters
+    ----------
+    values : ndarray
+        The values to be cast (float64 ones are checked).
+    dtype : torch.dtype
+        The dtype of training and prediction.
+    name : str
+        What the values are (``"X"``, ``"y"``, ``"sample_weight"``), named in the error.
+    advice : str
+        What to do about values beyond the range; ``precision="float64"`` is added.
+    positive : bool, default=False
+        Also refuse positive values that round to 0 (sample weights).
+    prefix : str, default=""
+        Text that the error starts with.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skdeep._data import check_representable
+    >>> check_representable(np.array([1e39]), torch.float32, "y", "scale them")
+    Traceback (most recent call last):
+    ...
+    ValueError: y holds values beyond the range of float32 (the largest magnitude is 1e+39; ...
+    """
+    values = np.asarray(values)
     if values.dtype != np.float64 or dtype == torch.float64 or values.size == 0:
         return
-    limit = torch.finfo(dtype).max
-    if values.max() > limit or values.min() < -limit:
-        largest = max(abs(float(values.max())), abs(float(values.min())))
+    limit, kind = torch.finfo(dtype).max, str(dtype).replace("torch.", "")
+    highest, lowest = float(values.max()), float(values.min())
+    if highest > limit or lowest < -limit:
         raise ValueError(
-            # for training data, scikit-learn's words for what such values do to its MLP first
-            ("Solver produced non-finite parameter weights. The input data may contain large values and "
-             "need to be preprocessed. " if training else "")
-            + f"X holds values beyond the range of {str(dtype).replace('torch.', '')} (the largest magnitude is "
-            f"{largest:.3g}; the limit is {limit:.3g}), which training and prediction use: scale the features "
-            "(for example with sklearn.preprocessing.StandardScaler), or train with precision='float64'."
+            f"{prefix}{name} holds values beyond the range of {kind} (the largest magnitude is "
+            f"{max(abs(highest), abs(lowest)):.3g}; the limit is {limit:.3g}), in which skdeep trains and "
+            f"predicts: {advice}, or train with precision='float64'."
         )
+    if positive and np.any((values > 0) & (values.astype(_NUMPY_DTYPES[dtype]) == 0)):
+        raise ValueError(f"{prefix}{name} holds values that {kind}, in which skdeep trains, cannot hold: positive "
+                         "values so small that they round to 0. Rescale them, or train with precision='float64'.")
 
 
 def _csr_rows_to_coo(csr, dtype):
