@@ -9,7 +9,8 @@ and ratios are read within one run (the machines are shared and noisy).
 
 Cases: ``tabular`` (100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10
 epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
-``predict`` (batched inference), ``memory`` (1,000,000 x 100 float64, peak
+``partial`` (partial_fit on a stream of small batches), ``predict`` (batched
+inference), ``memory`` (1,000,000 x 100 float64, peak
 resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
 ``cnn`` (LeNet on 3x32x32 images), ``vgg`` (five conv blocks with batch norm on
 3x32x32 images), ``gpu_mlp`` (1,000,000 x 100 -> (512, 512) -> 10 MLP, for CUDA).
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
@@ -278,6 +279,31 @@ def case_small(device):
             ["system", "fastest fit", "vs scikit-learn", "median fit", "vs scikit-learn"], rows)
 
 
+def case_partial(device):
+    import sklearn.neural_network as sknn
+
+    import skdeep
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    batches = [(X[start:start + 100], y[start:start + 100]) for start in range(0, 1700, 100)]
+    params = dict(hidden_layer_sizes=(256, 256), random_state=0)
+
+    def stream(make):  # one pass of partial_fit calls over 17 batches of 100 rows
+        model = make()
+        for X_batch, y_batch in batches:
+            model.partial_fit(X_batch, y_batch, classes=np.arange(10))
+
+    reference = "scikit-learn MLPClassifier"
+    rows = compare({
+        reference: lambda: stream(lambda: sknn.MLPClassifier(**params)),
+        "skdeep MLPClassifier": lambda: stream(lambda: skdeep.MLPClassifier(device=str(device), **params)),
+    }, reference, rounds=7, block=1, settle=True)
+    return ("partial_fit: 17 calls on 100-row batches of digits, (256, 256) (each call also keeps a copy of "
+            "the weights and optimizer state, to restore on failure; 7 rounds, each after an untimed one)",
+            ["system", "fastest", "vs scikit-learn", "median", "vs scikit-learn"], rows)
+
+
 def case_predict(device):
     import skdeep
 
@@ -455,9 +481,10 @@ def case_gpu_mlp(device):
             ["batch", "system", "samples/s", "speed vs hand-written", "accuracy"], rows)
 
 
-CASES = {"tabular": case_tabular, "small": case_small, "predict": case_predict, "memory": case_memory,
+CASES = {"tabular": case_tabular, "small": case_small, "partial": case_partial, "predict": case_predict,
+         "memory": case_memory,
          "parallel": case_parallel, "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
-CPU_CASES = ["tabular", "small", "predict", "memory", "parallel", "cnn", "vgg"]
+CPU_CASES = ["tabular", "small", "partial", "predict", "memory", "parallel", "cnn", "vgg"]
 
 
 # -- report ---------------------------------------------------------------------------

@@ -144,8 +144,8 @@ class SkdeepNet(NeuralNet):
         swallows it). An interrupted epoch, its ``on_epoch_end`` callbacks
         included, is undone: the weights go back to those at the end of the
         last finished epoch and its history row is dropped (the estimator
-        trims its curves to match). ``on_train_end`` runs in every case, and the module is left in
-        evaluation mode.
+        trims its curves to match). ``on_train_end`` runs in every case, and
+        the module is left in evaluation mode.
 
         Parameters
         ----------
