@@ -23,7 +23,7 @@ from skdeep._callbacks import (
     SklearnCallbackBridge,
 )
 from skdeep._graph import cuda_graph_mode
-from skdeep._lbfgs import ScipyLBFGS
+from skdeep._optim import OPTIMIZERS
 from skdeep._penalty import WeightPenalty
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
@@ -36,16 +36,6 @@ PRECISIONS = {
 }
 #: device types on which torch has a fused kernel for each solver's step
 _FUSED_ON = {"sgd": ("cpu", "cuda"), "adam": ("cpu", "cuda"), "adamw": ("cpu", "cuda"), "adagrad": ("cpu",)}
-
-_OPTIMIZERS = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-    "lbfgs": ScipyLBFGS,
-}
-
 
 @dataclass
 class TrainingConfig:
@@ -160,7 +150,7 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         shuffle=estimator.shuffle,
         penalty=penalty,
         optimizer=partial(make_optimizer, solver=solver, **options),
-        optimizer_class=_OPTIMIZERS[solver],
+        optimizer_class=OPTIMIZERS[solver],
         decoupled_weight_decay=options.get("decoupled_weight_decay"),
         lr=estimator.learning_rate_init if stochastic else 1.0,
         callbacks=callbacks,
@@ -225,9 +215,9 @@ def make_optimizer(param_groups, *, solver, decoupled_weight_decay=None, tensor_
     if tensor_lr:
         options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
     if decoupled_weight_decay is None:
-        return _OPTIMIZERS[solver](params, **options)
+        return OPTIMIZERS[solver](params, **options)
     groups = [
         {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay, "decoupled": True},
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
-    return _OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)
+    return OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)
