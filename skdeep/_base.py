@@ -477,7 +477,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def _record_lbfgs(self, net, config):
         result = net.optimizer_.result
         self.n_iter_ = result["n_iter"]
-        self.loss_ = self.best_loss_ = float(net.history[-1]["train_loss"]) + config.penalty.value(net.module_)
+        penalty = config.penalty.value(config.penalty.weights(net.module_))
+        self.loss_ = self.best_loss_ = float(net.history[-1]["train_loss"]) + penalty
         if result["status"] != 0:  # as scikit-learn's warning
             advice = (f" Increase the number of iterations (max_iter={self.max_iter}) or scale the data."
                       if self.n_iter_ == self.max_iter else "")

@@ -232,7 +232,7 @@ class ConvergenceMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         state = self.state
         self.n_iter += 1
-        loss = net.history[-1]["train_loss"] + self.penalty.value(net.module_)
+        loss = net.history[-1]["train_loss"] + self.penalty.value(net.penalised_weights)
         state.loss_curve.append(loss)
         net.history.record("loss", loss)
         if self.verbose:

@@ -93,6 +93,12 @@ class SkdeepNet(NeuralNet):
         The optimizer must be capturable, with its learning rate as a tensor.
         True warns when it cannot capture; "auto" trains without a graph
         quietly then.
+
+    Attributes
+    ----------
+    penalised_weights : list of torch.Tensor
+        While training: the weights ``penalty`` applies to (empty without a
+        penalty), from which callbacks compute its value.
     """
 
     def __init__(self, *args, shuffle=True, generator=None, penalty=None, n_outputs=None, autocast=None,
@@ -106,7 +112,7 @@ class SkdeepNet(NeuralNet):
         self.cuda_graph = cuda_graph
         self._grad_scaler = None
         self._captured_step = None
-        self._penalised_weights = []
+        self.penalised_weights = []
         self._optimized_parameters = []
 
     def configure(self, config):
@@ -216,6 +222,9 @@ class SkdeepNet(NeuralNet):
         # fit only, so that a pickled net holds no device state of it
         if self.autocast == torch.float16:
             self._grad_scaler = torch.amp.GradScaler(torch.device(self.device).type)
+        # the penalised weights and the optimized parameters, found once per call rather than per epoch
+        self.penalised_weights = self.penalty.weights(self.module_) if self.penalty else []
+        self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
         if self.cuda_graph:
             self._captured_step = self._capture_on(X)
 
@@ -223,7 +232,7 @@ class SkdeepNet(NeuralNet):
         # hold no device tensors outside module_, optimizer_ and criterion_: those
         # are the ones skorch maps to the CPU when a GPU model is unpickled there
         self._grad_scaler = None
-        self._penalised_weights = []
+        self.penalised_weights = []
         self._optimized_parameters = []
         if self._captured_step is not None:  # the graph's gradient buffers go with it
             self._captured_step = None
@@ -291,8 +300,6 @@ class SkdeepNet(NeuralNet):
             return
         if self.module_.training != training:  # skorch sets the mode at every call: a walk over all modules
             self._set_training(training)
-        self._penalised_weights = self.penalty.weights(self.module_) if training and self.penalty else []
-        self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
         captured = training and self._captured_step is not None
         steps = self._captured_steps(iterator) if captured else self._steps(iterator, training, step_fn, fit_params)
         losses, sizes = [], []
@@ -329,8 +336,8 @@ class SkdeepNet(NeuralNet):
         step = self.train_step_single(batch, **fit_params)
         if self._grad_scaler is not None:
             self._grad_scaler.unscale_(self.optimizer_)
-        if self._penalised_weights:
-            self.penalty.add_gradients(self._penalised_weights)
+        if self.penalised_weights:
+            self.penalty.add_gradients(self.penalised_weights)
         self._notify_gradients(batch)
         if self._grad_scaler is None:
             self.optimizer_.step()
@@ -348,14 +355,14 @@ class SkdeepNet(NeuralNet):
             X, y = batch
             y_pred = self.infer(X, **fit_params)
             data_loss = self.get_loss(y_pred, y, X=X, training=True)
-            loss = data_loss + self.penalty.loss_term(self._penalised_weights) if self._penalised_weights else data_loss
+            loss = data_loss + self.penalty.loss_term(self.penalised_weights) if self.penalised_weights else data_loss
             loss.backward()
             self._notify_gradients(batch)
             last.update(loss=data_loss.detach(), y_pred=y_pred)
             return loss
 
         objective = self.optimizer_.step(penalised_loss)  # at the solution, not at the last trial point
-        penalty = self.penalty.value(self.module_) if self._penalised_weights else 0.0
+        penalty = self.penalty.value(self.penalised_weights)
         last["loss"] = torch.tensor(objective - penalty, dtype=torch.float64)
         return last
 

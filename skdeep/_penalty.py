@@ -34,7 +34,7 @@ class WeightPenalty:
     >>> layer = torch.nn.Linear(2, 1)
     >>> _ = torch.nn.init.constant_(layer.weight, -2.0)
     >>> penalty = WeightPenalty(l1=0.5, l2=1.0, batch_weight=4.0)
-    >>> penalty.value(layer)  # (0.5 * 4 + 1.0 / 2 * 8) / 4
+    >>> penalty.value(penalty.weights(layer))  # (0.5 * 4 + 1.0 / 2 * 8) / 4
     1.5
     """
 
@@ -52,11 +52,11 @@ class WeightPenalty:
         return [parameter for parameter in module.parameters() if parameter.ndim > 1]
 
     @torch.no_grad()
-    def value(self, module):
-        """The penalty at the current weights of ``module``, as a float."""
-        if not self:
+    def value(self, weights):
+        """The penalty at the current ``weights`` (those :meth:`weights` gives), as a float."""
+        if not self or not weights:
             return 0.0
-        weights = torch.cat([w.reshape(-1) for w in self.weights(module)])
+        weights = torch.cat([w.reshape(-1) for w in weights])
         total = 0.0
         if self.l1:
             total += self.l1 * float(weights.abs().sum())
