@@ -35,9 +35,9 @@ from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
 from skdeep._device import resolve_device
-from skdeep._net import SkdeepNet
+from skdeep._net import PREDICT_BATCH_SIZE, SkdeepNet
 from skdeep._random import seeded_torch, seeded_training
-from skdeep._threads import threads_within_cpu_share
+from skdeep._threads import torch_threads
 from skdeep.modules import SklearnLoss
 
 
@@ -431,7 +431,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         bridge.context = self._begin_callback_task(config.epochs, X, y)
         bridge.estimator = self
         try:
-            with threads_within_cpu_share():
+            with torch_threads(net.module_, config.batch_size):
                 net.train_epochs(train_data, config.epochs)
         finally:
             context, bridge.context, bridge.estimator = bridge.context, None, None
@@ -505,7 +505,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         # on a GPU: X goes over once when it fits, outputs are gathered there and
         # copied back once, instead of a synchronising copy per batch
         dataset = place_on_device(dataset, self.device_)
-        with torch.inference_mode(), threads_within_cpu_share():
+        with torch.inference_mode(), torch_threads(self.module_, min(X.shape[0], PREDICT_BATCH_SIZE)):
             output = self.net_.forward(dataset, device=self.device_).double()
             n_samples = X.shape[0]
             if output.shape != (n_samples, self.n_outputs_):
