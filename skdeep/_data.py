@@ -48,6 +48,8 @@ def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
     X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
     if sample_shape is not None:
         X = X.reshape(len(X), *sample_shape)
+    if X.flags.writeable:
+        return torch.from_numpy(X)
     with warnings.catch_warnings():
         # A read-only input (memmap) is shared as is: skdeep never writes to X.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")

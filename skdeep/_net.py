@@ -401,6 +401,34 @@ class SkdeepNet(NeuralNet):
         # a compiled module's CUDA-graph outputs are overwritten by its next call
         return output.clone() if self.compile else output
 
+    def forward(self, X, training=False, device="cpu"):
+        """The module's outputs for ``X``, gathered on ``device`` (skorch's, with a short path for one batch).
+
+        Data that fits in one prediction batch goes to the module directly,
+        without skorch's batch iterator and concatenation: most of the time
+        of a one-row prediction besides the module's own.
+
+        Parameters
+        ----------
+        X : ArrayDataset, array-like, torch.Tensor or scipy sparse matrix
+            Samples as the module takes them.
+        training : bool, default=False
+            Whether to run the module in training mode.
+        device : str or torch.device, default="cpu"
+            Where to gather the outputs.
+
+        Returns
+        -------
+        y_infer : torch.Tensor
+        """
+        dataset = self.get_dataset(X)
+        if not isinstance(dataset, ArrayDataset) or len(dataset) > max(self.batch_size, PREDICT_BATCH_SIZE):
+            return super().forward(dataset, training=training, device=device)
+        if not getattr(self, "initialized_", False):
+            self.check_is_fitted()
+        batch = dataset.batch(slice(None), torch.device(self.device))
+        return self.evaluation_step(batch, training=training).to(device)
+
     def evaluation_step(self, batch, training=False):
         # as skorch's, setting the module's mode only when it changes (skorch walks
         # every module at each batch)
