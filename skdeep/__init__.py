@@ -4,10 +4,13 @@ Estimators that implement scikit-learn's API, build PyTorch modules and train
 them through skorch.
 """
 
-from skdeep._cnn import CNNClassifier, CNNRegressor
-from skdeep._display import TrainingHistoryDisplay
-from skdeep._mlp import MLPClassifier, MLPRegressor
-from skdeep._torch import TorchClassifier, TorchRegressor
+from skdeep._gc import garbage_collection_paused
+
+with garbage_collection_paused():  # torch's import allocates enough to trigger several full collections
+    from skdeep._cnn import CNNClassifier, CNNRegressor
+    from skdeep._display import TrainingHistoryDisplay
+    from skdeep._mlp import MLPClassifier, MLPRegressor
+    from skdeep._torch import TorchClassifier, TorchRegressor
 
 __version__ = "0.1.0"
 

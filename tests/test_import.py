@@ -1,0 +1,23 @@
+"""Importing skdeep: what it costs and what it leaves as it found it."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("collector_on", [True, False])
+def test_import_leaves_the_garbage_collector_as_it_was(collector_on):
+    code = (f"import gc\nif not {collector_on}: gc.disable()\nimport skdeep\n"
+            "print(gc.isenabled(), 'torch' in __import__('sys').modules)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == [str(collector_on), "True"]
+
+
+def test_import_runs_no_full_collection_while_torch_loads():
+    # each full collection walks every object torch has created so far
+    code = ("import gc\nfull = []\n"
+            "gc.callbacks.append(lambda phase, info: full.append(1) if info['generation'] == 2 else None)\n"
+            "import skdeep\nprint(len(full))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "0"
