@@ -23,7 +23,7 @@ class TrainingHistoryDisplay:
 
     Build it with :meth:`from_estimator`; the constructor takes a history as
     stored in ``history_``. matplotlib must be installed
-    (``pip install skdeep[plot]``).
+    (``pip install scikit-deep[plot]``).
 
     Parameters
     ----------

@@ -2,8 +2,11 @@
 
 import subprocess
 import sys
+from importlib import metadata
 
 import pytest
+
+import skdeep
 
 
 @pytest.mark.parametrize("collector_on", [True, False])
@@ -21,3 +24,9 @@ def test_import_runs_no_full_collection_while_torch_loads():
             "import skdeep\nprint(len(full))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "0"
+
+
+def test_the_distribution_is_scikit_deep():
+    # the package index's "skdeep" is an unrelated project
+    assert "scikit-deep" in metadata.packages_distributions()["skdeep"]
+    assert metadata.version("scikit-deep") == skdeep.__version__
