@@ -1,7 +1,9 @@
 """Benchmarks: skdeep beside a hand-written PyTorch loop, plain skorch and sklearn's MLP.
 
-Every system trains on the same data in the same process, one after the other,
-and ratios are read within one run (the machines are shared and noisy).
+Every system trains on the same data in the same process (or in fresh
+processes, for cold starts), in turns, and each table gives the median of the
+interleaved runs and the ratio of medians: the machines are shared and noisy,
+and a slow spell hits every system alike.
 
     python benchmarks/run.py                 # every CPU case, tables to docs/benchmarks-cpu.md
     python benchmarks/run.py tabular small   # some cases, printed only
@@ -9,6 +11,8 @@ and ratios are read within one run (the machines are shared and noisy).
 
 Cases: ``tabular`` (100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10
 epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
+``busy`` (the same beside two CPU-bound processes), ``cold`` (a new process that
+imports and fits once), ``onerow`` (one-row predict and predict_proba),
 ``partial`` (partial_fit on a stream of small batches), ``predict`` (batched
 inference), ``memory`` (1,000,000 x 100 float64, peak
 resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
@@ -36,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+SKLEARN = "scikit-learn MLPClassifier"
 
 
 # -- measuring -----------------------------------------------------------------------
@@ -192,7 +197,7 @@ def case_tabular(device):
                "skdeep MLPClassifier, precision='bfloat16'": lambda: skdeep_fit(precision="bfloat16"),
                "skorch NeuralNetClassifier": skorch_fit}
     if device.type == "cpu":
-        systems["scikit-learn MLPClassifier"] = sklearn_fit
+        systems[SKLEARN] = sklearn_fit
     else:  # the defaults capture CUDA graphs on a GPU: the eager step, for comparison
         systems["skdeep MLPClassifier, cuda_graph=False"] = lambda: skdeep_fit(cuda_graph=False)
     times, scores, memory = {name: [] for name in systems}, {}, {}
@@ -202,27 +207,25 @@ def case_tabular(device):
                 seconds, scores[name] = timed(fit)
             times[name].append(seconds)
             memory[name] = max(memory.get(name, 0.0), peak.increase)
-    best = {name: min(values) for name, values in times.items()}
     median = {name: statistics.median(values) for name, values in times.items()}
-    rows = [[name, f"{best[name]:.2f} s", f"{median[name]:.2f} s", f"{len(X_train) * epochs / best[name]:,.0f}",
+    rows = [[name, f"{median[name]:.2f} s", f"{len(X_train) * epochs / median[name]:,.0f}",
              f"{scores[name]:.3f}", f"{memory[name]:.0f} MB"] for name in systems]
 
     def ratio(label, numerator, denominator):
-        rows.append([f"**{label}**", f"**{best[numerator] / best[denominator]:.2f}x**",
-                     f"**{median[numerator] / median[denominator]:.2f}x**", "", "", ""])
+        rows.append([f"**{label}**", f"**{median[numerator] / median[denominator]:.2f}x**", "", "", ""])
 
     skdeep_name = "skdeep MLPClassifier"
     ratio("skdeep / hand-written", skdeep_name, "hand-written PyTorch loop")
     if device.type == "cpu":
-        ratio("sklearn / skdeep", "scikit-learn MLPClassifier", skdeep_name)
-        ratio("sklearn / skdeep bfloat16", "scikit-learn MLPClassifier", skdeep_name + ", precision='bfloat16'")
+        ratio("sklearn / skdeep", SKLEARN, skdeep_name)
+        ratio("sklearn / skdeep bfloat16", SKLEARN, skdeep_name + ", precision='bfloat16'")
     ratio("skorch / skdeep", "skorch NeuralNetClassifier", skdeep_name)
     if device.type == "cuda":
         ratio("skdeep cuda_graph=False / hand-written", skdeep_name + ", cuda_graph=False",
               "hand-written PyTorch loop")
     return (f"Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs "
             f"({TABULAR_ROUNDS} rounds)",
-            ["system", "fastest fit", "median fit", "samples/s (fastest)", "test accuracy", "peak memory +"], rows)
+            ["system", "median fit", "samples/s", "test accuracy", "peak memory +"], rows)
 
 
 def warm_up(device):
@@ -236,15 +239,13 @@ def warm_up(device):
         X.astype(np.float32), y.astype(np.int64))
 
 
-def compare(systems, reference, rounds, block=1, settle=False):
-    """Time each of ``systems`` (name -> function) against ``reference``; return table rows.
+def interleaved_times(systems, rounds, block=1, settle=False):
+    """Wall times of each of ``systems`` (name -> function), measured in turns; name -> list of seconds.
 
     Rounds of blocks of ``block`` runs: a slow spell of the machine hits every
     system alike. With ``settle``, the first run of each block is not timed: it
     pays the switch from the previous system (OpenBLAS threads still spinning
-    after scikit-learn, for instance). The fastest run is the system's own cost
-    (timeit's advice: slower runs are other processes interfering); the median
-    shows how much this machine's noise adds.
+    after scikit-learn, for instance).
     """
     times = {name: [] for name in systems}
     for _ in range(rounds):
@@ -252,13 +253,30 @@ def compare(systems, reference, rounds, block=1, settle=False):
             if settle:
                 function()
             times[name] += [timed(function)[0] for _ in range(block)]
-    best = {name: min(values) for name, values in times.items()}
+    return times
+
+
+def median_rows(times, reference, unit="s", scale=1.0, digits=3):
+    """Table rows: each system's median, its ratio to ``reference``'s median, and its quartiles."""
+    def quartiles(values):
+        low, _, high = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+        return f"{low * scale:.{digits}f}-{high * scale:.{digits}f} {unit}"
+
     median = {name: statistics.median(values) for name, values in times.items()}
-    return [[name, f"{best[name]:.3f} s", f"{best[name] / best[reference]:.2f}x",
-             f"{median[name]:.3f} s", f"{median[name] / median[reference]:.2f}x"] for name in systems]
+    return [[name, f"{median[name] * scale:.{digits}f} {unit}", f"{median[name] / median[reference]:.2f}x",
+             quartiles(values)] for name, values in times.items()]
 
 
-def case_small(device):
+MEDIAN_HEADER = ["system", "median", "vs scikit-learn", "middle half of the runs"]
+
+
+def compare(systems, reference, rounds, block=1, settle=False):
+    """Rows of :func:`median_rows` for ``systems`` timed by :func:`interleaved_times`."""
+    return median_rows(interleaved_times(systems, rounds, block, settle), reference)
+
+
+def small_fit_systems(device, with_others=True):
+    """breast_cancer, (100,), 200 epochs, batch 200: scikit-learn's MLP, skdeep's, and the loops beside them."""
     import sklearn.neural_network as sknn
 
     import skdeep
@@ -266,17 +284,89 @@ def case_small(device):
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     params = dict(hidden_layer_sizes=(100,), batch_size=200, max_iter=200, n_iter_no_change=200, random_state=0)
-    reference = "scikit-learn MLPClassifier"
-    rows = compare({
-        reference: lambda: sknn.MLPClassifier(**params).fit(X, y),
-        "hand-written PyTorch loop": lambda: hand_written_fit(mlp_module(30, (100,), 2), X, y, 200, 200, 1e-3, device),
-        "skorch NeuralNetClassifier": lambda: skorch_classifier(
-            lambda: mlp_module(30, (100,), 2), 200, 200, 1e-3, device).fit(X.astype(np.float32), y),
-        "skdeep MLPClassifier": lambda: skdeep.MLPClassifier(device=str(device), **params).fit(X, y),
-    }, reference, rounds=5, block=3, settle=True)
+    systems = {SKLEARN: lambda: sknn.MLPClassifier(**params).fit(X, y),
+               "skdeep MLPClassifier": lambda: skdeep.MLPClassifier(device=str(device), **params).fit(X, y)}
+    if with_others:
+        systems["hand-written PyTorch loop"] = lambda: hand_written_fit(
+            mlp_module(30, (100,), 2), X, y, 200, 200, 1e-3, device)
+        systems["skorch NeuralNetClassifier"] = lambda: skorch_classifier(
+            lambda: mlp_module(30, (100,), 2), 200, 200, 1e-3, device).fit(X.astype(np.float32), y)
+    return systems
+
+
+
+def case_small(device):
+    rows = compare(small_fit_systems(device), SKLEARN, rounds=7, block=3, settle=True)
     return ("Small fits: breast_cancer (569 x 30), (100,), 200 epochs, batch 200 "
-            "(5 rounds of 3 runs per system, each after an untimed one)",
-            ["system", "fastest fit", "vs scikit-learn", "median fit", "vs scikit-learn"], rows)
+            "(7 rounds of 3 runs per system, each round after an untimed run)", MEDIAN_HEADER, rows)
+
+
+_CPU_HOG = "while True: pass"
+
+
+def case_busy(device):
+    """The small fit while two other CPU-bound processes run (a browser, another job, a search's workers)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", _CPU_HOG]) for _ in range(2)]
+    try:
+        time.sleep(1.0)
+        rows = compare(small_fit_systems(device, with_others=False), SKLEARN, rounds=9, settle=True)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    return ("Small fits on a busy machine: the same fits while two CPU-bound processes run "
+            "(9 rounds of one run per system, each after an untimed run)", MEDIAN_HEADER, rows)
+
+
+_COLD_CHILD = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
+if sys.argv[1] == "skdeep":
+    from skdeep import MLPClassifier
+else:
+    from sklearn.neural_network import MLPClassifier
+X, y = load_breast_cancer(return_X_y=True)
+MLPClassifier((100,), max_iter=20, random_state=0).fit(StandardScaler().fit_transform(X), y)
+"""
+
+
+def case_cold(device):
+    """A fresh Python process that imports the library and fits once: what a script or a new worker pays."""
+    def fresh_process(library):
+        return lambda: subprocess.run([sys.executable, "-c", _COLD_CHILD, library], check=True)
+
+    systems = {SKLEARN: fresh_process("sklearn"), "skdeep MLPClassifier": fresh_process("skdeep"),
+               "python -c 'import torch' (for scale)": lambda: subprocess.run([sys.executable, "-c", "import torch"],
+                                                                             check=True)}
+    rows = compare(systems, SKLEARN, rounds=7)
+    return ("Cold start: a new process imports the estimator and fits breast_cancer once, (100,), 20 epochs "
+            "(7 interleaved runs each; the process's whole wall time)", MEDIAN_HEADER, rows)
+
+
+def case_onerow(device):
+    """Latency of predict and predict_proba on one row: what a web service pays per request."""
+    import sklearn.neural_network as sknn
+
+    import skdeep
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    fitted = {SKLEARN: sknn.MLPClassifier((100,), max_iter=50, random_state=0).fit(X, y),
+              "skdeep MLPClassifier": skdeep.MLPClassifier((100,), max_iter=50, random_state=0).fit(X, y)}
+    row, calls = X[:1], 1000
+
+    def per_call(method):
+        return lambda: [method(row) for _ in range(calls)]
+
+    rows = []
+    for method in ("predict", "predict_proba"):
+        systems = {name: per_call(getattr(model, method)) for name, model in fitted.items()}
+        times = interleaved_times(systems, rounds=9, settle=True)
+        rows += [[f"{name}.{method}", *cells] for name, *cells in median_rows(times, SKLEARN, "µs", 1e6 / calls, 0)]
+    return ("One-row predictions: digits (64 features), (100,) network (9 interleaved rounds of 1,000 calls "
+            "per system; time per call)", ["call", "median", "vs scikit-learn", "middle half of the rounds"], rows)
 
 
 def case_partial(device):
@@ -294,14 +384,13 @@ def case_partial(device):
         for X_batch, y_batch in batches:
             model.partial_fit(X_batch, y_batch, classes=np.arange(10))
 
-    reference = "scikit-learn MLPClassifier"
     rows = compare({
-        reference: lambda: stream(lambda: sknn.MLPClassifier(**params)),
+        SKLEARN: lambda: stream(lambda: sknn.MLPClassifier(**params)),
         "skdeep MLPClassifier": lambda: stream(lambda: skdeep.MLPClassifier(device=str(device), **params)),
-    }, reference, rounds=7, block=1, settle=True)
+    }, SKLEARN, rounds=7, block=1, settle=True)
     return ("partial_fit: 17 calls on 100-row batches of digits, (256, 256) (each call also keeps a copy of "
             "the weights and optimizer state, to restore on failure; 7 rounds, each after an untimed one)",
-            ["system", "fastest", "vs scikit-learn", "median", "vs scikit-learn"], rows)
+            MEDIAN_HEADER, rows)
 
 
 def case_predict(device):
@@ -316,8 +405,7 @@ def case_predict(device):
         "skdeep predict_proba": lambda: clf.predict_proba(X_big),
     }, reference, rounds=15)
     return ("Prediction: predict_proba on 200,000 x 64 float64 rows, (256, 256) network "
-            "(15 alternating runs each)",
-            ["system", "fastest", "vs hand-written", "median", "vs hand-written"], rows)
+            "(15 alternating runs each)", ["system", "median", "vs hand-written", "middle half of the runs"], rows)
 
 
 _MEMORY_CHILD = """
@@ -481,10 +569,10 @@ def case_gpu_mlp(device):
             ["batch", "system", "samples/s", "speed vs hand-written", "accuracy"], rows)
 
 
-CASES = {"tabular": case_tabular, "small": case_small, "partial": case_partial, "predict": case_predict,
-         "memory": case_memory,
-         "parallel": case_parallel, "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
-CPU_CASES = ["tabular", "small", "partial", "predict", "memory", "parallel", "cnn", "vgg"]
+CASES = {"tabular": case_tabular, "small": case_small, "busy": case_busy, "cold": case_cold, "onerow": case_onerow,
+         "partial": case_partial, "predict": case_predict, "memory": case_memory, "parallel": case_parallel,
+         "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
+CPU_CASES = ["tabular", "small", "busy", "cold", "onerow", "partial", "predict", "memory", "parallel", "cnn", "vgg"]
 
 
 # -- report ---------------------------------------------------------------------------
