@@ -8,7 +8,6 @@ are trained and scored on the same split. The CNN takes the images as
 """
 
 # %%
-import time
 import warnings
 
 import matplotlib.pyplot as plt
@@ -28,12 +27,11 @@ X_train, X_test, y_train, y_test = train_test_split(
 models = (CNNClassifier(random_state=0), MLPClassifier(hidden_layer_sizes=(256,), random_state=0))
 accuracy, weights = [], []
 for model in models:
-    start = time.perf_counter()
     model.fit(X_train, y_train)
     accuracy.append(model.score(X_test, y_test))
     weights.append(sum(p.numel() for p in model.module_.parameters()))
     print(f"{type(model).__name__:<14} test accuracy {accuracy[-1]:.3f}  "
-          f"{weights[-1]:>7} weights  {model.n_iter_:>3} epochs  {time.perf_counter() - start:.1f}s")
+          f"{weights[-1]:>7} weights  {model.n_iter_:>3} epochs")
 
 # %%
 # The training loss per epoch, and the test accuracy with the size of each network.
