@@ -14,7 +14,7 @@ epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
 ``busy`` (the same beside two CPU-bound processes), ``cold`` (a new process that
 imports and fits once), ``onerow`` (one-row predict and predict_proba),
 ``partial`` (partial_fit on a stream of small batches), ``predict`` (batched
-inference), ``memory`` (1,000,000 x 100 float64, peak
+inference), ``ddp`` (two torchrun processes splitting each batch), ``memory`` (1,000,000 x 100 float64, peak
 resident memory), ``parallel`` (GridSearchCV over 8 candidates, n_jobs=1 vs 2),
 ``cnn`` (LeNet on 3x32x32 images), ``vgg`` (five conv blocks with batch norm on
 3x32x32 images), ``gpu_mlp`` (1,000,000 x 100 -> (512, 512) -> 10 MLP, for CUDA).
@@ -467,6 +467,63 @@ def case_parallel(device):
             ["how", "time", "speed-up"], rows)
 
 
+_DDP_CHILD = """
+import sys, time, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("ignore")
+import torch, torch.distributed as dist
+from run import tabular_data
+import skdeep
+if len(sys.argv) > 3:
+    dist.init_process_group("gloo")
+torch.set_num_threads(torch.get_num_threads())  # torchrun's OMP_NUM_THREADS, or the default
+X_train, X_test, y_train, y_test = tabular_data()
+model = skdeep.MLPClassifier((256, 256), batch_size=int(sys.argv[2]), max_iter=3, alpha=0.0, n_iter_no_change=10,
+                             random_state=0)
+start = time.perf_counter()
+model.fit(X_train, y_train)
+seconds = time.perf_counter() - start
+if not dist.is_initialized() or dist.get_rank() == 0:
+    print(seconds, model.score(X_test, y_test), torch.get_num_threads())
+if dist.is_initialized():
+    dist.destroy_process_group()
+"""
+
+
+def case_ddp(device):
+    """Data-parallel training: one process against two torchrun ranks (gloo) splitting each batch."""
+    here = str(Path(__file__).resolve().parent)
+
+    script = Path(here) / "_ddp_child.py"
+
+    def single(batch):
+        return subprocess.run([sys.executable, str(script), here, str(batch)], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    def two_ranks(batch):
+        return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                               str(script), here, str(batch), "ddp"], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    rows = []
+    script.write_text(_DDP_CHILD)
+    try:
+        for batch in (256, 2048):
+            results = {"one process": [], "two ranks (torchrun, gloo)": []}
+            for _ in range(3):
+                for name, run in zip(results, (single, two_ranks), strict=True):
+                    results[name].append(run(batch))
+            median = {name: statistics.median(float(r[0]) for r in runs) for name, runs in results.items()}
+            reference = median["one process"]
+            rows += [[f"batch {batch}", name, f"{median[name]:.2f} s", f"{reference / median[name]:.2f}x",
+                      runs[-1][1], runs[-1][2]] for name, runs in results.items()]
+    finally:
+        script.unlink()
+    return (f"Data-parallel training: 100,000 x 64, (256, 256), 3 epochs, {os.cpu_count()} cores; each rank "
+            "computes half of each batch (median fit time of 3 interleaved runs)",
+            ["batch", "how", "fit", "speed-up", "test accuracy", "torch threads per process"], rows)
+
+
 def lenet(n_classes=10):
     return torch.nn.Sequential(
         torch.nn.Conv2d(3, 6, 5, padding="same"), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -582,8 +639,9 @@ def case_gpu_mlp(device):
 
 CASES = {"tabular": case_tabular, "small": case_small, "busy": case_busy, "cold": case_cold, "onerow": case_onerow,
          "partial": case_partial, "predict": case_predict, "memory": case_memory, "parallel": case_parallel,
-         "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
-CPU_CASES = ["tabular", "small", "busy", "cold", "onerow", "partial", "predict", "memory", "parallel", "cnn", "vgg"]
+         "ddp": case_ddp, "cnn": case_cnn, "vgg": case_vgg, "gpu_mlp": case_gpu_mlp}
+CPU_CASES = ["tabular", "small", "busy", "cold", "onerow", "partial", "predict", "memory", "parallel", "ddp", "cnn",
+             "vgg"]
 
 
 # -- report ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
 from skdeep._device import resolve_device
+from skdeep._distributed import DataParallel
 from skdeep._net import PREDICT_BATCH_SIZE, SkdeepNet
 from skdeep._random import seeded_torch, seeded_training
 from skdeep._threads import torch_threads
@@ -381,10 +382,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def _train(self, X, y, sample_weight, reset, incremental):
         """Train on validated data; return a KeyboardInterrupt to raise once the finished epochs are kept."""
         # as scikit-learn's MLP, at every call (the global numpy random state is never drawn from)
+        data_parallel = DataParallel.current()
+        if data_parallel is not None:
+            data_parallel.check_same_data(X, y, sample_weight)
         self._random_state = (
             check_random_state(self.random_state)
             if self.random_state is not None
-            else np.random.RandomState(np.random.SeedSequence().generate_state(4))
+            else np.random.RandomState(np.random.SeedSequence().generate_state(4) if data_parallel is None
+                                       else data_parallel.agreed_entropy())  # rank 0's draws on every rank
         )
         continuing = incremental and not reset  # partial_fit: the running optimizer goes on
         device = self.device_ if continuing else resolve_device(self.device)
@@ -400,7 +405,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         mean_weight = 1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean())
         state = self._convergence_state(reset)
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
-                                  incremental=incremental, state=state, validation=validation)
+                                  incremental=incremental, state=state, validation=validation,
+                                  data_parallel=data_parallel)
         _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if continuing:

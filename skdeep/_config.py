@@ -67,6 +67,9 @@ class TrainingConfig:
         The dtype of mixed-precision forward passes.
     cuda_graph : bool or "auto"
         Whether training steps are captured as CUDA graphs (see :mod:`skdeep._graph`).
+    data_parallel : skdeep._distributed.DataParallel or None
+        This process's part in data-parallel training, inside a
+        torch.distributed process group (stochastic solvers only).
     """
 
     batch_size: int
@@ -80,9 +83,11 @@ class TrainingConfig:
     callbacks: list
     autocast: object
     cuda_graph: object
+    data_parallel: object = None
 
 
-def training_config(estimator, *, n_train, mean_weight, device, incremental, state, validation):
+def training_config(estimator, *, n_train, mean_weight, device, incremental, state, validation,
+                    data_parallel=None):
     """Turn ``estimator``'s parameters into the settings of one training call.
 
     Parameters
@@ -101,6 +106,8 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         The stopping rule's curves and counts so far (stochastic solvers).
     validation : tuple (dataset, score) or None
         The validation set and its scoring function, with early stopping.
+    data_parallel : skdeep._distributed.DataParallel or None
+        This process's part in data-parallel training, if any.
 
     Returns
     -------
@@ -122,9 +129,13 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
             f"precision={estimator.precision!r} needs a stochastic solver {STOCHASTIC_SOLVERS}; "
             "lbfgs trains in 'float32' or 'float64'."
         )
-    graph = cuda_graph_mode(estimator.cuda_graph, device=device, solver=solver, precision=estimator.precision,
-                            compile=estimator.compile,
-                            captures_by_default=estimator._own_module)
+    data_parallel = data_parallel if stochastic else None
+    if data_parallel is not None and estimator.precision == "float16":
+        raise ValueError("precision='float16' scales the loss on each process apart, which data-parallel training "
+                         "(in a torch.distributed process group) cannot combine: use precision='bfloat16'.")
+    graph = False if data_parallel is not None else cuda_graph_mode(
+        estimator.cuda_graph, device=device, solver=solver, precision=estimator.precision,
+        compile=estimator.compile, captures_by_default=estimator._own_module)
     options = solver_options(estimator, device, graph=bool(graph))
     samples_seen = getattr(estimator, "t_", 0)
     callbacks = []
@@ -156,6 +167,7 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         callbacks=callbacks,
         autocast=autocast,
         cuda_graph=graph,
+        data_parallel=data_parallel,
     )
 
 

@@ -93,6 +93,9 @@ class SkdeepNet(NeuralNet):
         The optimizer must be capturable, with its learning rate as a tensor.
         True warns when it cannot capture; "auto" trains without a graph
         quietly then.
+    data_parallel : skdeep._distributed.DataParallel, default=None
+        Train on this process's share of each batch and sum the gradients
+        over a torch.distributed process group (see :mod:`skdeep._distributed`).
 
     Attributes
     ----------
@@ -102,8 +105,9 @@ class SkdeepNet(NeuralNet):
     """
 
     def __init__(self, *args, shuffle=True, generator=None, penalty=None, n_outputs=None, autocast=None,
-                 cuda_graph=False, **kwargs):
+                 cuda_graph=False, data_parallel=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.data_parallel = data_parallel
         self.n_outputs = n_outputs
         self.shuffle = shuffle
         self.generator = generator
@@ -129,6 +133,7 @@ class SkdeepNet(NeuralNet):
         self.penalty = config.penalty
         self.autocast = config.autocast
         self.cuda_graph = config.cuda_graph
+        self.data_parallel = config.data_parallel
         self.callbacks = config.callbacks
         if not self.initialized_:
             return self
@@ -308,6 +313,8 @@ class SkdeepNet(NeuralNet):
             losses.append(loss.clone() if self.compile or captured else loss)  # CUDA graphs overwrite outputs
             sizes.append(batch[0].shape[0])
             self.notify("on_batch_end", batch=batch, training=training, **step)
+        if training and self.data_parallel is not None:  # batch norm's statistics, alike on every rank
+            self.data_parallel.average_buffers(self.module_)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
         self.history[-1]["batches"].extend(
             {prefix + "_loss": loss, prefix + "_batch_size": size}
@@ -333,7 +340,10 @@ class SkdeepNet(NeuralNet):
             return self._lbfgs_step(batch, **fit_params)
         # skorch's step without the closure and its accumulator: same notifications
         self._clear_gradients()
-        step = self.train_step_single(batch, **fit_params)
+        if self.data_parallel is None:
+            step = self.train_step_single(batch, **fit_params)
+        else:
+            step = self._share_step(batch, **fit_params)
         if self._grad_scaler is not None:
             self._grad_scaler.unscale_(self.optimizer_)
         if self.penalised_weights:
@@ -345,6 +355,18 @@ class SkdeepNet(NeuralNet):
             self._grad_scaler.step(self.optimizer_)  # skips steps with inf/nan gradients
             self._grad_scaler.update()
         return step
+
+    def _share_step(self, batch, **fit_params):
+        """This process's share of a data-parallel step: gradients summed over the ranks, the batch's loss."""
+        (X, y), fraction = self.data_parallel.share(batch)
+        if X.shape[0]:
+            y_pred = self.infer(X, **fit_params)
+            loss = self.get_loss(y_pred, y, X=X, training=True) * fraction
+            loss.backward()
+        else:  # a batch with fewer rows than there are ranks
+            first = self._optimized_parameters[0]
+            y_pred, loss = None, torch.zeros((), dtype=first.dtype, device=first.device)
+        return {"loss": self.data_parallel.sum_gradients(self._optimized_parameters, loss), "y_pred": y_pred}
 
     def _lbfgs_step(self, batch, **fit_params):
         """One call of LBFGS, whose closure returns the penalised loss; the step reports the data loss."""
