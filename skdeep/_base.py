@@ -29,8 +29,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
+from skdeep._blocks import BlockDataset, BlockRows, is_dask_collection, row_blocks
 from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
@@ -259,7 +260,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             delattr(self, name)
 
     def _validate_training_data(self, X, y, sample_weight, reset, incremental, classes):
-        X, y = self._validate_X_y(X, y, reset=reset)
+        if is_dask_collection(X):
+            X, y = self._validate_block_rows(X, y, reset=reset)
+            sample_weight = row_blocks(sample_weight).compute() if is_dask_collection(sample_weight) else sample_weight
+        else:
+            X, y = self._validate_X_y(X, y, reset=reset)
         if reset:
             self._fit_dtype = X.dtype  # coefs_ and outputs keep X's dtype, as scikit-learn's
         y = self._encode_targets(y, reset=reset, incremental=incremental, classes=classes)
@@ -280,6 +285,30 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         self._check_sample_shape(X, sample_shape, reset=reset)
         return X, y
 
+    def _validate_block_rows(self, X, y, *, reset):
+        """Validate a dask X without computing it (its blocks are checked as they are computed), and y."""
+        if getattr(self, "categorical_features", None) is not None:
+            raise ValueError("categorical_features needs X in memory (a DataFrame or an array), not a dask collection.")
+        names = np.asarray(X.columns, dtype=object) if hasattr(X, "columns") else None
+        rows = row_blocks(X)
+        if rows.ndim != 2:
+            raise ValueError(f"Expected a 2-D dask array or a dask DataFrame for X, got {rows.ndim} dimension(s).")
+        if reset:
+            self.n_features_in_ = rows.shape[1]
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif rows.shape[1] != self.n_features_in_:  # scikit-learn's message
+            raise ValueError(f"X has {rows.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        y = check_array(row_blocks(y).compute() if is_dask_collection(y) else y, ensure_2d=False, dtype=None)
+        if len(y) != rows.shape[0]:
+            raise ValueError(f"X has {rows.shape[0]} samples but y has {len(y)}.")
+        rows = BlockRows(rows)
+        self._check_sample_shape(rows, None, reset=reset)
+        return rows, y
+
     def _validate_X(self, X):
         """Validate data to predict on, against what fit saw."""
         if _valid_small_rows(X, self):
@@ -299,7 +328,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             )
 
     def _make_datasets(self, X, y, sample_weight, dtype, early_stopping):
-        source = as_tensor_source(X, dtype, self._module_input_shape(), training=True)
         if self._y_numeric:
             check_representable(y, dtype, "y", "scale the targets (for example with "
                                 "sklearn.compose.TransformedTargetRegressor)")
@@ -308,6 +336,12 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if not np.all(sample_weight == 1.0):
             check_representable(sample_weight, dtype, "sample_weight", "rescale the weights", positive=True)
             weight = torch.from_numpy(sample_weight.astype(dtype_to_numpy(dtype)))
+        if isinstance(X, BlockRows):
+            if early_stopping:
+                raise ValueError("early_stopping=True holds out a validation set, which X streamed in blocks from a "
+                                 "dask collection does not provide: compute X, or train without early stopping.")
+            return BlockDataset(X, target, weight, dtype, self._module_input_shape()), None
+        source = as_tensor_source(X, dtype, self._module_input_shape(), training=True)
         dataset = ArrayDataset(source, target, weight, dtype)
         if not early_stopping:
             return dataset, None

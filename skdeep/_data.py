@@ -219,9 +219,10 @@ def place_on_device(dataset, device, memory_fraction=0.5):
     ``memory_fraction`` of the free device memory; otherwise it stays on the
     host in page-locked memory, from which each batch is copied
     asynchronously. Sparse matrices stay on the host: their batches are built
-    there. On the CPU nothing moves.
+    there. On the CPU nothing moves, nor does data streamed in blocks
+    (:class:`skdeep._blocks.BlockDataset`), whose batches move as they are built.
     """
-    if device.type == "cpu":
+    if device.type == "cpu" or not isinstance(dataset, ArrayDataset):
         return dataset
     if device.type == "cuda" and dataset.nbytes > memory_fraction * torch.cuda.mem_get_info(device)[0]:
         return dataset.pin_memory()

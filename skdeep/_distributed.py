@@ -59,8 +59,9 @@ class DataParallel:
 
     def check_same_data(self, X, y, sample_weight):
         """Refuse to train unless every rank passed data of the same shape and sums."""
-        sparse_sum = X.sum() if hasattr(X, "tocsr") else np.sum(X, dtype=np.float64)
-        summary = torch.tensor([X.shape[0], X.shape[1], float(sparse_sum), float(np.sum(y, dtype=np.float64)),
+        # (X streamed from a dask collection is compared by its shape)
+        total = X.sum() if hasattr(X, "tocsr") else np.sum(X, dtype=np.float64) if isinstance(X, np.ndarray) else 0
+        summary = torch.tensor([X.shape[0], X.shape[1], float(total), float(np.sum(y, dtype=np.float64)),
                                 float(np.sum(sample_weight, dtype=np.float64))],
                                dtype=torch.float64, device=self._device())
         low, high = summary.clone(), summary.clone()

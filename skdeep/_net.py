@@ -50,6 +50,7 @@ from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from skdeep._blocks import BlockDataset, BlockIterator
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._graph import CapturedTrainStep
@@ -460,7 +461,7 @@ class SkdeepNet(NeuralNet):
             return self.infer(batch[0])
 
     def get_iterator(self, dataset, training=False):
-        return BatchIterator(
+        return (BlockIterator if isinstance(dataset, BlockDataset) else BatchIterator)(
             dataset,
             batch_size=self.batch_size if training else max(self.batch_size, PREDICT_BATCH_SIZE),
             shuffle=training and self.shuffle and len(dataset) > self.batch_size,

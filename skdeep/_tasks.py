@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from skdeep._base import BaseNeuralEstimator, dtype_to_numpy
+from skdeep._blocks import blockwise
 from skdeep._config import STOCHASTIC_SOLVERS
 
 
@@ -207,36 +208,39 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
+    @blockwise(lambda self: self.n_outputs_ if self._multilabel else None)
     def predict(self, X):
         """Predict labels for X.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+        X : {array-like, sparse matrix, DataFrame, dask array or DataFrame} of shape (n_samples, ...)
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             Labels from ``classes_``, or a 0/1 indicator matrix for multilabel
-            targets.
+            targets; a dask array, computed lazily, for a dask X.
         """
         decoded = self._decode(self._raw_predict(X))
         if self._multilabel:
             return decoded
         return self.classes_[np.minimum(decoded, len(self.classes_) - 1)]  # one class: always that one
 
+    @blockwise(lambda self: self.n_outputs_ if self._multilabel else len(self.classes_))
     def predict_proba(self, X):
         """Probability estimates.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+        X : {array-like, sparse matrix, DataFrame, dask array or DataFrame} of shape (n_samples, ...)
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_`` (for
-            multilabel targets, the probability of each label).
+            multilabel targets, the probability of each label); a dask
+            array, computed lazily, for a dask X.
         """
         return self._raw_predict(X, transform=self._probabilities)
 
@@ -332,16 +336,18 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @blockwise(lambda self: None if self.n_outputs_ == 1 else self.n_outputs_)
     def predict(self, X):
         """Predict targets for X.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, ...)
+        X : {array-like, sparse matrix, DataFrame, dask array or DataFrame} of shape (n_samples, ...)
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            A dask array, computed lazily, for a dask X.
         """
         prediction = self._output(self._raw_predict(X))
         return prediction.ravel() if self.n_outputs_ == 1 else prediction

@@ -1,0 +1,138 @@
+"""Dask arrays and DataFrames: training streamed block by block, lazy predictions.
+
+``fit`` and ``partial_fit`` take X as a dask array (chunked along rows) or a
+dask DataFrame without holding it in memory: the targets and sample weights,
+one value per row, are computed whole, and the rows of X are computed one
+block at a time. Each epoch visits the blocks in a new random order and
+shuffles the rows within each block; a block is validated as any X is
+(finite values, its width) when it is computed. ``predict``,
+``predict_proba`` and the other per-row methods map over the blocks lazily
+and return dask arrays, as dask-ml's ``ParallelPostFit`` does.
+"""
+
+import functools
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_array
+
+from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
+
+
+def is_dask_collection(X):
+    """Whether X is a dask array, DataFrame or Series (without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def row_blocks(X):
+    """X as a dask array with known row chunks and one chunk of columns (a DataFrame's values)."""
+    if hasattr(X, "to_dask_array"):
+        X = X.to_dask_array(lengths=True)
+    return X if X.ndim == 1 else X.rechunk({1: -1})
+
+
+class BlockRows:
+    """A validated dask X: its row blocks, computed and checked one at a time.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked along rows only.
+    """
+
+    def __init__(self, X):
+        self.blocks = X
+        self.shape = X.shape
+        self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        self.ndim = 2
+        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def block(self, index):
+        """The rows of block ``index``, validated: a float numpy array."""
+        return check_array(self.blocks.blocks[index].compute(), dtype=(np.float32, np.float64), input_name="X")
+
+
+class BlockDataset:
+    """Training data whose X is computed block by block; targets and weights are whole tensors.
+
+    Parameters
+    ----------
+    rows : BlockRows
+    y : torch.Tensor
+    sample_weight : torch.Tensor or None
+    dtype : torch.dtype
+        The dtype of training.
+    sample_shape : tuple of int or None
+        The shape each sample takes (images for a convolutional module).
+    """
+
+    def __init__(self, rows, y, sample_weight, dtype, sample_shape=None):
+        self.X = rows
+        self.y = y
+        self.sample_weight = sample_weight
+        self.dtype = dtype
+        self.sample_shape = sample_shape
+
+    def __len__(self):
+        return len(self.X)
+
+    def is_on(self, device):
+        """Whether batches are built on ``device`` already (blocks are computed on the host)."""
+        return device.type == "cpu"
+
+    def block(self, index):
+        """Block ``index`` as an :class:`~skdeep._data.ArrayDataset`."""
+        start, stop = self.X.offsets[index], self.X.offsets[index + 1]
+        source = as_tensor_source(self.X.block(index), self.dtype, self.sample_shape, training=True)
+        weight = None if self.sample_weight is None else self.sample_weight[start:stop]
+        return ArrayDataset(source, self.y[start:stop], weight, self.dtype)
+
+
+class BlockIterator:
+    """Batches of a :class:`BlockDataset`: the blocks in a new order each pass, their rows shuffled.
+
+    Parameters are those of :class:`skdeep._data.BatchIterator`, which
+    batches each block.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None, fold_single=False):
+        self.dataset = dataset
+        self.options = dict(batch_size=batch_size, shuffle=shuffle, generator=generator, device=device,
+                            fold_single=fold_single)
+
+    def __iter__(self):
+        n_blocks = len(self.dataset.X.offsets) - 1
+        shuffle, generator = self.options["shuffle"], self.options["generator"]
+        order = torch.randperm(n_blocks, generator=generator).tolist() if shuffle else range(n_blocks)
+        for index in order:
+            yield from BatchIterator(self.dataset.block(index), **self.options)
+
+
+def blockwise(n_columns):
+    """Decorate a per-row method so that, on a dask collection, it maps over the row blocks lazily.
+
+    ``n_columns(estimator)`` gives the number of output columns, or None for
+    one value per row. Other inputs reach the method as they are.
+    """
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, X, *args, **kwargs):
+            if not is_dask_collection(X):
+                return method(self, X, *args, **kwargs)
+            names = getattr(X, "columns", None)
+
+            def on_block(block):  # a DataFrame's blocks keep its column names
+                return method(self, block if names is None else pd.DataFrame(block, columns=names), *args, **kwargs)
+
+            rows = row_blocks(X)
+            columns = n_columns(self)
+            sample = on_block(np.zeros((1, rows.shape[1]), dtype=rows.dtype))  # the output's type, computing nothing
+            chunks = (rows.chunks[0],) if columns is None else (rows.chunks[0], (columns,))
+            return rows.map_blocks(on_block, chunks=chunks, drop_axis=1 if columns is None else None,
+                                   meta=sample[:0], dtype=sample.dtype)
+        return wrapper
+    return decorate

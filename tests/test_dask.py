@@ -1,0 +1,104 @@
+"""Dask collections: training streamed block by block, lazy predictions."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+
+from skdeep import MLPClassifier, MLPRegressor
+
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+N_ROWS, CHUNK = 6000, 1000
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(n_samples=N_ROWS, n_features=12, n_informative=6, random_state=0)
+
+
+class BlockLog:
+    """A dask array over X that records which blocks are computed, and their sizes."""
+
+    def __init__(self, X):
+        self.calls = []
+        self.array = da.from_array(X, chunks=(CHUNK, X.shape[1])).map_blocks(self._record, dtype=X.dtype)
+
+    def _record(self, block, block_info=None):
+        if block_info is not None:  # (dask also calls with a zero-size block to learn the output type)
+            self.calls.append((block_info[0]["chunk-location"][0], block.shape[0]))
+        return block
+
+
+def test_fit_streams_the_blocks_in_a_new_order_each_epoch_and_learns_as_on_numpy(data):
+    X, y = data
+    log = BlockLog(X)
+    streamed = MLPClassifier((32,), max_iter=4, random_state=0).fit(log.array, da.from_array(y, chunks=CHUNK))
+    in_memory = MLPClassifier((32,), max_iter=4, random_state=0).fit(X, y)
+    n_blocks = N_ROWS // CHUNK
+    assert all(size == CHUNK for _, size in log.calls)  # never more than one block at a time
+    epochs = [[index for index, _ in log.calls[start:start + n_blocks]] for start in range(0, len(log.calls), n_blocks)]
+    assert len(epochs) == 4 and all(sorted(order) == list(range(n_blocks)) for order in epochs)
+    assert len({tuple(order) for order in epochs}) > 1  # the block order changes between epochs
+    assert streamed.n_features_in_ == 12 and list(streamed.classes_) == [0, 1]
+    assert streamed.score(X, y) > in_memory.score(X, y) - 0.02
+
+
+def test_predictions_are_lazy_dask_arrays_equal_to_numpys(data):
+    X, y = data
+    model = MLPClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    log = BlockLog(X)
+    proba, labels = model.predict_proba(log.array), model.predict(log.array)
+    assert log.calls == []  # nothing computed yet
+    assert proba.shape == (N_ROWS, 2) and labels.shape == (N_ROWS,)
+    np.testing.assert_allclose(proba.compute(), model.predict_proba(X), rtol=1e-12)
+    np.testing.assert_array_equal(labels.compute(), model.predict(X))
+    assert model.score(da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)) == model.score(X, y)
+
+
+def test_dask_dataframes_keep_their_column_names(data):
+    X, y = data
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(12)])
+    model = MLPClassifier((16,), max_iter=3, random_state=0).fit(dd.from_pandas(frame, npartitions=3),
+                                                               dd.from_pandas(pd.Series(y), npartitions=3))
+    assert list(model.feature_names_in_) == list(frame.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        lazy = model.predict_proba(dd.from_pandas(frame, npartitions=3))
+    np.testing.assert_allclose(lazy.compute(), model.predict_proba(frame), rtol=1e-12)
+
+
+def test_partial_fit_and_weights_on_dask_arrays(data):
+    X, y = data
+    X_blocks, y_blocks = da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)
+    weight = da.from_array(np.where(y == 1, 2.0, 1.0), chunks=CHUNK)
+    model = MLPClassifier((16,), random_state=0)
+    for _ in range(3):
+        model.partial_fit(X_blocks, y_blocks, classes=[0, 1], sample_weight=weight)
+    assert model.t_ == 3 * N_ROWS and len(model.history_) == 3 and model.score(X, y) > 0.75
+
+
+def test_regression_on_a_dask_array(data):
+    X, _ = data
+    target = X[:, 0] - 2 * X[:, 1]
+    model = MLPRegressor(hidden_layer_sizes=(16,), max_iter=20, random_state=0).fit(
+        da.from_array(X, chunks=CHUNK), da.from_array(target, chunks=CHUNK))
+    prediction = model.predict(da.from_array(X, chunks=CHUNK))
+    assert prediction.shape == (N_ROWS,) and model.score(X, target) > 0.9
+
+
+def test_what_streaming_cannot_do_is_refused_early(data):
+    X, y = data
+    X_blocks, y_blocks = da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)
+    with pytest.raises(ValueError, match="early_stopping=True holds out a validation set"):
+        MLPClassifier(early_stopping=True).fit(X_blocks, y_blocks)
+    with pytest.raises(ValueError, match="X has 11 features, but MLPClassifier is expecting 12"):
+        MLPClassifier((8,), max_iter=1).fit(X, y).predict(da.from_array(X[:, 1:], chunks=CHUNK)).compute()
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        bad = X.copy()
+        bad[-1, 0] = np.nan
+        MLPClassifier((8,), max_iter=1).fit(da.from_array(bad, chunks=CHUNK), y_blocks)
