@@ -102,3 +102,15 @@ def test_what_streaming_cannot_do_is_refused_early(data):
         bad = X.copy()
         bad[-1, 0] = np.nan
         MLPClassifier((8,), max_iter=1).fit(da.from_array(bad, chunks=CHUNK), y_blocks)
+
+
+def test_dask_mls_incremental_drives_partial_fit(data):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = data
+    X_blocks, y_blocks = da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)
+    incremental = wrappers.Incremental(MLPClassifier((16,), random_state=0), scoring="accuracy")
+    for _ in range(4):  # each call: one partial_fit per block
+        incremental.partial_fit(X_blocks, y_blocks, classes=[0, 1])
+    assert incremental.estimator_.t_ == 4 * N_ROWS
+    assert incremental.score(X_blocks, y_blocks) > 0.75
+    assert isinstance(incremental.predict(X_blocks), da.Array)
