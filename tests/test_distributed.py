@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 import torch.distributed
 from sklearn.datasets import make_classification
 
@@ -26,8 +27,11 @@ from skdeep import MLPClassifier
 from skdeep._net import SkdeepNet
 
 warnings.simplefilter("ignore")
-dist.init_process_group("gloo")
+dist.init_process_group("{backend}")
 rank = dist.get_rank()
+if "{backend}" == "nccl":
+    import torch
+    torch.cuda.set_device(rank)  # NCCL's collectives run on the current GPU
 rows_seen = [0]
 infer = SkdeepNet.infer
 
@@ -43,7 +47,8 @@ if {different_data} and rank == 1:
     y = y[:-1]
 weight = np.random.RandomState(1).uniform(0.2, 2.0, size=len(y))
 try:
-    model = MLPClassifier(**{params}).fit(X, y, sample_weight=weight if {weighted} else None)
+    device = "cpu" if "{backend}" == "gloo" else f"cuda:{{rank}}"
+    model = MLPClassifier(**{params}, device=device).fit(X, y, sample_weight=weight if {weighted} else None)
 except ValueError as error:
     print(json.dumps({{"rank": rank, "error": str(error)}}))
     dist.destroy_process_group()
@@ -55,10 +60,11 @@ dist.destroy_process_group()
 """
 
 
-def _run_ranks(tmp_path, *, n_samples=500, weighted=False, different_data=False, **params):
+def _run_ranks(tmp_path, *, n_samples=500, weighted=False, different_data=False, backend="gloo", **params):
     script = tmp_path / "rank.py"
     script.write_text(textwrap.dedent(_RANK).format(n_samples=n_samples, params={**PARAMS, **params},
-                                                    weighted=weighted, different_data=different_data))
+                                                    weighted=weighted, different_data=different_data,
+                                                    backend=backend))
     completed = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                                 str(script), str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -99,3 +105,13 @@ def test_outside_a_process_group_nothing_changes():
     X, y = make_classification(n_samples=200, n_features=6, random_state=0)
     model = MLPClassifier(**PARAMS, random_state=0).fit(X, y)
     assert model.net_.data_parallel is None and isinstance(model.net_, SkdeepNet)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_two_gpus_with_nccl_train_the_model_of_one_process(tmp_path):
+    X, y = make_classification(n_samples=500, n_features=6, random_state=0)
+    alone = MLPClassifier(**PARAMS, random_state=0, device="cuda:0").fit(X, y)
+    _, ranks = _run_ranks(tmp_path, backend="nccl", random_state=0)
+    for rank in ranks:
+        np.testing.assert_allclose(rank["coef"], alone.coefs_[0], rtol=1e-6, atol=1e-9)
