@@ -8,6 +8,7 @@ non-linearity; see :mod:`skdeep._tasks`) and which module to build.
 """
 
 import copy
+import os
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -33,6 +34,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 
 from skdeep._blocks import BlockDataset, BlockRows, is_dask_collection, row_blocks
 from skdeep._callbacks import ConvergenceState, check_finite_weights
+from skdeep._checkpoint import TrainingCheckpoint, fit_identity
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
 from skdeep._device import resolve_device
@@ -101,6 +103,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         "precision": [StrOptions(set(PRECISIONS))],
         "compile": ["boolean", StrOptions({"default", "reduce-overhead", "max-autotune"})],
         "cuda_graph": ["boolean", StrOptions({"auto"})],
+        "checkpoint": [None, str, os.PathLike],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     }
 
     # -- what subclasses provide ------------------------------------------------
@@ -419,12 +423,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         data_parallel = DataParallel.current()
         if data_parallel is not None:
             data_parallel.check_same_data(X, y, sample_weight)
+        checkpoint = self._checkpoint(X, y, sample_weight, reset, incremental, data_parallel)
         self._random_state = (
             check_random_state(self.random_state)
             if self.random_state is not None
             else np.random.RandomState(np.random.SeedSequence().generate_state(4) if data_parallel is None
                                        else data_parallel.agreed_entropy())  # rank 0's draws on every rank
         )
+        saved = None if checkpoint is None else checkpoint.resume(self._random_state)  # an interrupted fit's state
         continuing = incremental and not reset  # partial_fit: the running optimizer goes on
         device = self.device_ if continuing else resolve_device(self.device)
         dtype = PRECISIONS[self.precision][0] if not continuing else next(self.module_.parameters()).dtype
@@ -440,7 +446,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         state = self._convergence_state(reset)
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
                                   incremental=incremental, state=state, validation=validation,
-                                  data_parallel=data_parallel)
+                                  data_parallel=data_parallel, checkpoint=checkpoint)
         _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if continuing:
@@ -453,6 +459,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         with seeded_training(seed, device, net.module_, own_module=self._own_module):
             epochs_before = len(net.history)
             curves_before = len(state.loss_curve), len(state.validation_scores)
+            if saved is not None:  # the interrupted fit's epochs count as this fit's
+                config.epochs -= checkpoint.restore(net, saved)
             interrupt = None
             try:
                 self._run_training(net, config, train_data, X, y)
@@ -465,7 +473,25 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                 del state.validation_scores[curves_before[1] + finished:]
         check_finite_weights(net, self.solver)
         self._record_training(net, config, state, epochs_before, len(train_data), reset, incremental)
+        if checkpoint is not None and interrupt is None:  # the fitted estimator is the result now
+            checkpoint.remove()
         return interrupt
+
+    def _checkpoint(self, X, y, sample_weight, reset, incremental, data_parallel):
+        """The :class:`skdeep._checkpoint.TrainingCheckpoint` of this call, or None without ``checkpoint``."""
+        if self.checkpoint is None:
+            return None
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(f"checkpoint={self.checkpoint!r} needs a stochastic solver: solver='lbfgs' runs all its "
+                             "iterations in one step, with no epoch to resume from. Set checkpoint=None.")
+        if incremental or not reset:
+            call = "partial_fit" if incremental else "A warm fit (warm_start=True)"
+            raise ValueError(f"{call} does not support checkpoint={self.checkpoint!r}: a checkpoint resumes a fit "
+                             "that trains a new network, while this call continues the model held in this "
+                             "process. Set checkpoint=None, and pickle the estimator between calls instead.")
+        return TrainingCheckpoint(self.checkpoint, self.checkpoint_every, fit_identity(self, X, y, sample_weight),
+                                  own_module=self._own_module,
+                                  writes=data_parallel is None or data_parallel.rank == 0)
 
     def _run_training(self, net, config, train_data, X, y):
         """Train ``net`` for ``config.epochs``, reporting to scikit-learn's callbacks."""

@@ -51,6 +51,14 @@ class LearningRateSchedule(Callback):
         self.power_t = power_t
         self.samples_seen = samples_seen
 
+    def state_dict(self):
+        """What a resumed fit needs of the schedule (see :mod:`skdeep._checkpoint`)."""
+        return {"samples_seen": self.samples_seen}
+
+    def load_state_dict(self, state):
+        """Go on from ``state``, a :meth:`state_dict`."""
+        self.samples_seen = state["samples_seen"]
+
     def on_epoch_end(self, net, dataset_train=None, **kwargs):
         self.samples_seen += len(dataset_train)
         net.history.record("learning_rate", _learning_rate(net))
@@ -96,6 +104,9 @@ class AnnealingSchedule(Callback):
         else:
             low, high, phase = self.lr_init, end, (progress - warmup) / (1.0 - warmup)
         return high + (low - high) * 0.5 * (1.0 + math.cos(math.pi * phase))
+
+    state_dict = LearningRateSchedule.state_dict
+    load_state_dict = LearningRateSchedule.load_state_dict
 
     def on_train_begin(self, net, **kwargs):
         _set_learning_rate(net, self.learning_rate())
@@ -228,6 +239,16 @@ class ConvergenceMonitor(Callback):
         self.n_iter = 0
         self.stopped = False
         self._best_weights = None
+
+    def state_dict(self):
+        """What a resumed fit needs of the monitor: count, curves, best weights (see :mod:`skdeep._checkpoint`)."""
+        return {"n_iter": self.n_iter, "state": vars(self.state), "best_weights": self._best_weights}
+
+    def load_state_dict(self, state):
+        """Go on from ``state``, a :meth:`state_dict` (the shared :class:`ConvergenceState` is updated in place)."""
+        self.n_iter = state["n_iter"]
+        vars(self.state).update(state["state"])
+        self._best_weights = state["best_weights"]
 
     def on_epoch_end(self, net, **kwargs):
         state = self.state

@@ -182,6 +182,8 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())
 
@@ -265,5 +267,7 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())

@@ -61,8 +61,8 @@ class TrainingConfig:
     lr : float
         The optimizer's initial learning rate.
     callbacks : list of (str, skorch.callbacks.Callback)
-        The schedule, stopping rule, divergence check, progress bar and
-        scikit-learn callback bridge of this call.
+        The schedule, stopping rule, divergence check, checkpoint, progress
+        bar and scikit-learn callback bridge of this call.
     autocast : torch.dtype or None
         The dtype of mixed-precision forward passes.
     cuda_graph : bool or "auto"
@@ -87,7 +87,7 @@ class TrainingConfig:
 
 
 def training_config(estimator, *, n_train, mean_weight, device, incremental, state, validation,
-                    data_parallel=None):
+                    data_parallel=None, checkpoint=None):
     """Turn ``estimator``'s parameters into the settings of one training call.
 
     Parameters
@@ -108,6 +108,8 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         The validation set and its scoring function, with early stopping.
     data_parallel : skdeep._distributed.DataParallel or None
         This process's part in data-parallel training, if any.
+    checkpoint : skdeep._checkpoint.TrainingCheckpoint or None
+        Writes the training state at epoch ends, after the stopping rule.
 
     Returns
     -------
@@ -151,6 +153,8 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
                                      penalty, bool(estimator.verbose), state, validation)
         callbacks += [("learning_rate", schedule), ("convergence", monitor)]
     callbacks.append(("divergence", DivergenceCheck(solver, early_stopping=validation is not None)))
+    if checkpoint is not None:  # after the stopping rule and the divergence check: a whole, finite epoch
+        callbacks.append(("checkpoint", checkpoint))
     epochs = 1 if incremental or not stochastic else estimator.max_iter
     if estimator.verbose >= 2:
         callbacks.append(("progress", EpochProgressBar(epochs)))

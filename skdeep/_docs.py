@@ -202,6 +202,28 @@ cuda_graph : bool or "auto", default="auto"
     is captured only with True, which also raises on conflicting parameters
     and warns when the data is not on the GPU. Ignored on the CPU and MPS.
 
+checkpoint : str, os.PathLike or None, default=None
+    A file that ``fit`` writes the training state to every
+    ``checkpoint_every`` epochs, so that a fit killed mid-way (a crashed
+    notebook, a preempted machine) can resume. When ``fit`` starts and the
+    file holds the state of a fit of the same estimator class with the same
+    parameters (``verbose`` and these two aside) on the same data, it resumes
+    from there: it runs the remaining epochs only, and ends with the model
+    an uninterrupted fit gives (the same weights, curves and ``n_iter_`` for
+    an int ``random_state``). A file from another fit is ignored with a
+    warning, and overwritten. Each write replaces the file atomically (a
+    temporary file in the same directory, synced, then renamed), so a killed
+    process never leaves a partial one; the file is removed once ``fit``
+    completes. It holds arrays and JSON values, no pickled code. Only ``fit``
+    with a stochastic solver checkpoints: ``"lbfgs"`` (which runs all its
+    iterations in one step), ``partial_fit`` and warm fits of a fitted
+    estimator refuse it. Clones share the path: in a search or
+    cross-validation, leave it None.
+
+checkpoint_every : int, default=1
+    Epochs between two writes of ``checkpoint``; a resumed fit goes on from
+    the last one written.
+
 categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, default=None
     Columns learned as embeddings, as in scikit-learn's
     HistGradientBoosting: ``"from_dtype"`` takes pandas ``category`` and

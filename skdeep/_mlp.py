@@ -158,6 +158,8 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())
 
@@ -244,5 +246,7 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())

@@ -69,11 +69,15 @@ def _seed_generators(seed, device):
         torch.mps.manual_seed(seed)
 
 
-def seeded_training(seed, device, module, *, own_module):
-    """:func:`seeded_torch` for training ``module``, or nothing when its training draws no random number.
+def draws_from_global_generators(module, *, own_module):
+    """Whether training ``module`` draws from torch's global generators.
 
     ``own_module`` says whether the module is one of skdeep's, whose only
     random layers are dropout; a user's module may draw anywhere.
     """
-    draws = not own_module or any(isinstance(layer, _DropoutNd) for layer in module.modules())
-    return seeded_torch(seed, device) if draws else nullcontext()
+    return not own_module or any(isinstance(layer, _DropoutNd) for layer in module.modules())
+
+
+def seeded_training(seed, device, module, *, own_module):
+    """:func:`seeded_torch` for training ``module``, or nothing when its training draws no random number."""
+    return seeded_torch(seed, device) if draws_from_global_generators(module, own_module=own_module) else nullcontext()

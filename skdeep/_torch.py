@@ -138,6 +138,8 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())
 
@@ -223,5 +225,7 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
         precision="float32",
         compile=False,
         cuda_graph="auto",
+        checkpoint=None,
+        checkpoint_every=1,
     ):
         store_parameters(self, locals())
