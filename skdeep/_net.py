@@ -424,6 +424,28 @@ class SkdeepNet(NeuralNet):
         # a compiled module's CUDA-graph outputs are overwritten by its next call
         return output.clone() if self.compile else output
 
+    def load_params(self, *args, use_safetensors=False, **kwargs):
+        """skorch's ``load_params``; with ``use_safetensors``, on a net whose device is a ``torch.device``.
+
+        safetensors' reader takes the device as a string, and skdeep's nets
+        hold a ``torch.device`` (skorch passes it on as it is).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            As for :meth:`skorch.NeuralNet.load_params`.
+        use_safetensors : bool, default=False
+            Read files written by ``save_params(..., use_safetensors=True)``.
+        """
+        if not use_safetensors:
+            return super().load_params(*args, **kwargs)
+        device = self.device
+        self.device = str(device)
+        try:
+            return super().load_params(*args, use_safetensors=True, **kwargs)
+        finally:
+            self.device = device
+
     def forward(self, X, training=False, device="cpu"):
         """The module's outputs for ``X``, gathered on ``device`` (skorch's, with a short path for one batch).
 

@@ -106,3 +106,14 @@ def test_a_fitted_net_keeps_tensors_only_where_skorch_maps_them_to_the_cpu(data,
     assert stray == {}
     for _, callback in clf.net_.callbacks_:
         assert _tensors_in(vars(callback)) == 0, callback
+
+
+def test_weights_round_trip_through_safetensors(data, tmp_path):
+    pytest.importorskip("safetensors")
+    X, y = data
+    trained = make(random_state=1).fit(X, y)
+    trained.net_.save_params(f_params=tmp_path / "weights.safetensors", use_safetensors=True)
+    other = make(random_state=2).fit(X, y)
+    assert not np.allclose(other.predict_proba(X), trained.predict_proba(X))
+    other.net_.load_params(f_params=tmp_path / "weights.safetensors", use_safetensors=True)
+    np.testing.assert_array_equal(other.predict_proba(X), trained.predict_proba(X))
