@@ -10,6 +10,7 @@ with garbage_collection_paused():  # torch's import allocates enough to trigger 
     from skdeep._cnn import CNNClassifier, CNNRegressor
     from skdeep._display import TrainingHistoryDisplay
     from skdeep._mlp import MLPClassifier, MLPRegressor
+    from skdeep._state import InconsistentVersionWarning
     from skdeep._torch import TorchClassifier, TorchRegressor
 
 __version__ = "0.1.0"
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CNNClassifier",
     "CNNRegressor",
+    "InconsistentVersionWarning",
     "MLPClassifier",
     "MLPRegressor",
     "TorchClassifier",

@@ -41,6 +41,7 @@ from skdeep._device import resolve_device
 from skdeep._distributed import DataParallel
 from skdeep._net import PREDICT_BATCH_SIZE, SkdeepNet
 from skdeep._random import seeded_torch, seeded_training
+from skdeep._state import estimator_state, restore_estimator
 from skdeep._threads import torch_threads
 from skdeep.modules import SklearnLoss
 
@@ -169,6 +170,13 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         return tuple(self.input_shape_)
 
     # -- scikit-learn protocol --------------------------------------------------
+
+    def __getstate__(self):
+        # plain values and numpy arrays: the net is rebuilt on loading (see skdeep._state)
+        return estimator_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        restore_estimator(self, state)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
