@@ -139,3 +139,19 @@ def test_mlflow_saves_in_its_default_format_and_names_the_distribution(tmp_path)
     assert "scikit-deep==" in (tmp_path / "model" / "requirements.txt").read_text()
     loaded = mlflow_sklearn.load_model(str(tmp_path / "model"))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_mlflow_logs_and_loads_through_a_local_file_store(tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # (MLflow 3 keeps its file store behind this switch)
+    X, y = load_iris(return_X_y=True)
+    model = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    mlflow.set_experiment("skdeep")
+    try:
+        with mlflow.start_run():
+            info = mlflow_sklearn.log_model(model, name="model", skops_trusted_types=["skdeep._mlp.MLPClassifier"])
+        np.testing.assert_array_equal(mlflow_sklearn.load_model(info.model_uri).predict(X), model.predict(X))
+    finally:
+        mlflow.set_tracking_uri(None)
