@@ -439,6 +439,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                                        else data_parallel.agreed_entropy())  # rank 0's draws on every rank
         )
         saved = None if checkpoint is None else checkpoint.resume(self._random_state)  # an interrupted fit's state
+        if checkpoint is not None and data_parallel is not None:
+            data_parallel.check_agreement(
+                -1 if saved is None else saved["epoch"],
+                f"the epoch to resume from checkpoint={str(self.checkpoint)!r} (rank 0 writes it: every rank must "
+                "read it from storage they share)")
         continuing = incremental and not reset  # partial_fit: the running optimizer goes on
         device = self.device_ if continuing else resolve_device(self.device)
         dtype = PRECISIONS[self.precision][0] if not continuing else next(self.module_.parameters()).dtype
@@ -455,7 +460,9 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         config = training_config(self, n_train=len(train_data), mean_weight=mean_weight, device=device,
                                   incremental=incremental, state=state, validation=validation,
                                   data_parallel=data_parallel, checkpoint=checkpoint)
-        _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size)
+        _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size,
+                                  ranks=1 if config.data_parallel is None else config.data_parallel.world_size,
+                                  block_sizes=np.diff(X.offsets) if isinstance(X, BlockRows) else None)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if continuing:
             net = self.net_.configure(config)
@@ -587,7 +594,9 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         with torch.inference_mode(), torch_threads(self.module_, min(X.shape[0], PREDICT_BATCH_SIZE)):
             output = self.net_.forward(dataset, device=self.device_)
             if output.device.type == "cpu":
-                output = output.numpy().astype(np.float64, copy=False)
+                # a copy: the module's output may be a view of X or of its own weights, which the
+                # in-place transforms must not write to
+                output = output.numpy().astype(np.float64)
                 finite = np.isfinite(output).all(axis=1)
             else:
                 output = output.double()
@@ -669,8 +678,13 @@ def _copy_optimizer_state(state_dict):
     }
 
 
-def _check_batch_norm_batches(module, n_train, batch_size):
-    """Refuse training batches of one sample for a module with batch normalisation."""
+def _check_batch_norm_batches(module, n_train, batch_size, *, ranks=1, block_sizes=None):
+    """Refuse training batches (or ranks' shares of them) of one sample for a module with batch normalisation.
+
+    A last batch of one sample is folded into the one before; data-parallel
+    ranks normalise their own share of each batch, and data streamed in
+    blocks is batched block by block.
+    """
     if not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules()):
         return
     if batch_size < 2:  # (the batch size, clipped to the training samples)
@@ -678,6 +692,19 @@ def _check_batch_norm_batches(module, n_train, batch_size):
             "batch_norm=True normalises each batch by its own statistics, which one sample does not have: "
             f"got {n_train} training sample(s) and batch_size={batch_size!r}. Train on at least 2 samples "
             "with batch_size >= 2, or set batch_norm=False."
+        )
+    if block_sizes is not None and min(block_sizes) < 2:
+        raise ValueError("batch_norm=True normalises each batch by its own statistics, and X streamed from dask is "
+                         "batched block by block: a block holds a single row. Rechunk X so that every block holds "
+                         "at least 2 rows (blocks much larger than batch_size train best), or set batch_norm=False.")
+    last = n_train % batch_size
+    smallest = batch_size if last in (0, 1) else last  # (a last batch of one sample is folded into the one before)
+    if smallest // ranks < 2:
+        raise ValueError(
+            f"batch_norm=True normalises each rank's share of a batch in data-parallel training: batches of "
+            f"{smallest} rows (batch_size={batch_size}, {n_train} training samples) over {ranks} ranks leave "
+            f"shares of fewer than 2 rows. Use a batch_size and a number of samples whose batches hold at least "
+            f"{2 * ranks} rows, or set batch_norm=False."
         )
 
 

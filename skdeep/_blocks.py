@@ -44,7 +44,8 @@ class BlockRows:
     def __init__(self, X):
         self.blocks = X
         self.shape = X.shape
-        self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        # as scikit-learn's validation converts other dtypes in memory: to float32
+        self.dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float32)
         self.ndim = 2
         self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
 
@@ -123,6 +124,9 @@ def blockwise(n_columns):
         def wrapper(self, X, *args, **kwargs):
             if not is_dask_collection(X):
                 return method(self, X, *args, **kwargs)
+            if X.ndim != 2:
+                raise ValueError(f"Expected a 2-D dask array or a dask DataFrame for X (one row per sample; flatten "
+                                 f"images to rows), got {X.ndim} dimension(s).")
             names = getattr(X, "columns", None)
 
             def on_block(block):  # a DataFrame's blocks keep its column names

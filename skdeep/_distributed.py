@@ -75,6 +75,16 @@ class DataParallel:
                 "data differ in shape or in sums."
             )
 
+    def check_agreement(self, value, what):
+        """Refuse to go on unless every rank has the same number ``value`` (of ``what``)."""
+        found = torch.tensor([float(value)], dtype=torch.float64, device=self._device())
+        low, high = found.clone(), found.clone()
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        if not torch.equal(low, high):
+            raise ValueError(f"The ranks of data-parallel training disagree on {what}: rank {self.rank} has {value}, "
+                             f"others between {low.item():g} and {high.item():g}.")
+
     def share(self, batch):
         """This rank's contiguous share of ``batch``, and that share's part of the batch's sample weight."""
         X, target = batch

@@ -13,8 +13,8 @@ from torch import nn
 #: and it spins on a core that other processes may want
 SMALL_WORK = 2_000_000
 
-#: layers whose work per row is their weights' size at most (or negligible beside a Linear's)
-_DENSE_LAYERS = (nn.Linear, nn.Embedding, nn.EmbeddingBag, nn.Identity, nn.Dropout, nn.Flatten, nn.Unflatten,
+#: layers whose work per row is negligible beside a Linear's
+_LIGHT_LAYERS = (nn.Embedding, nn.EmbeddingBag, nn.Identity, nn.Dropout, nn.Flatten, nn.Unflatten,
                  nn.BatchNorm1d, nn.LayerNorm)
 
 _dense_work_cache = weakref.WeakKeyDictionary()
@@ -52,10 +52,10 @@ def dense_work(module):
         pass
     work = 0
     for layer in module.modules():
-        if isinstance(layer, nn.Linear):
+        if isinstance(layer, nn.Linear) and not isinstance(layer.weight, nn.parameter.UninitializedParameter):
             work += layer.weight.numel()
-        elif not (isinstance(layer, _DENSE_LAYERS) or _is_activation(layer) or _is_container(layer)):
-            work = None
+        elif not (isinstance(layer, _LIGHT_LAYERS) or _is_activation(layer) or _is_container(layer)):
+            work = None  # (a lazy Linear before its first call is of unknown size too)
             break
     _dense_work_cache[module] = work
     return work

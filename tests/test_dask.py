@@ -114,3 +114,26 @@ def test_dask_mls_incremental_drives_partial_fit(data):
     assert incremental.estimator_.t_ == 4 * N_ROWS
     assert incremental.score(X_blocks, y_blocks) > 0.75
     assert isinstance(incremental.predict(X_blocks), da.Array)
+
+
+def test_images_and_single_rows_as_dask_input_get_clear_errors(data):
+    X, y = data
+    model = MLPClassifier((8,), max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="Expected a 2-D dask array or a dask DataFrame for X"):
+        model.predict(da.from_array(X[0], chunks=6))
+    with pytest.raises(ValueError, match="flatten images to rows"):
+        model.predict(da.from_array(X.reshape(-1, 3, 4), chunks=(CHUNK, 3, 4)))
+
+
+def test_integer_dask_input_trains_in_float32_as_in_memory(data):
+    X, y = data
+    integers = np.round(X * 10).astype(np.int64)
+    streamed = MLPClassifier((8,), max_iter=1, random_state=0).fit(da.from_array(integers, chunks=CHUNK), y)
+    in_memory = MLPClassifier((8,), max_iter=1, random_state=0).fit(integers, y)
+    assert streamed.coefs_[0].dtype == in_memory.coefs_[0].dtype == np.float32
+
+
+def test_a_one_row_block_with_batch_norm_is_refused_before_training(data):
+    X, y = data
+    with pytest.raises(ValueError, match="a block holds a single row"):
+        MLPClassifier((8,), batch_norm=True, max_iter=1).fit(da.from_array(X[:61], chunks=30), y[:61])

@@ -115,3 +115,18 @@ def test_two_gpus_with_nccl_train_the_model_of_one_process(tmp_path):
     _, ranks = _run_ranks(tmp_path, backend="nccl", random_state=0)
     for rank in ranks:
         np.testing.assert_allclose(rank["coef"], alone.coefs_[0], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_train, batch_size, refused", [(403, 200, True), (400, 200, False), (401, 200, False),
+                                                          (10, 3, True), (12, 4, False)])
+def test_batch_norm_shares_of_one_row_are_refused_before_training(n_train, batch_size, refused):
+    from torch import nn
+
+    from skdeep._base import _check_batch_norm_batches
+
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    if refused:
+        with pytest.raises(ValueError, match="over 2 ranks leave shares of fewer than 2 rows"):
+            _check_batch_norm_batches(module, n_train, batch_size, ranks=2)
+    else:
+        _check_batch_norm_batches(module, n_train, batch_size, ranks=2)

@@ -85,3 +85,25 @@ def test_a_frame_and_its_rows_predict_alike():
     model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
     frame = pd.DataFrame(X[:5])
     np.testing.assert_array_equal(model.predict(frame), model.predict(X[:5]))
+
+
+class _Passthrough(torch.nn.Module):
+    """A module whose output, at prediction, is a view of its input."""
+
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.n_outputs = n_outputs
+
+    def forward(self, x):
+        return x[:, : self.n_outputs] if not self.training else x[:, : self.n_outputs] * self.scale
+
+
+def test_probabilities_never_write_into_x_or_the_weights():
+    from skdeep import TorchClassifier
+
+    X, y = load_iris(return_X_y=True)
+    model = TorchClassifier(_Passthrough, precision="float64", alpha=0.0, max_iter=2).fit(X, y)
+    rows = X[:5].copy()
+    model.predict_proba(rows)
+    np.testing.assert_array_equal(rows, X[:5])

@@ -105,6 +105,7 @@ def test_dense_work_counts_linear_weights_and_knows_what_it_cannot_count():
     assert dense_work(CNN((1, 8, 8), 10)) is None
     assert dense_work(_OwnWeights()) is None  # weights used outside a known layer
     assert dense_work(nn.LSTM(3, 3)) is None
+    assert dense_work(nn.Sequential(nn.LazyLinear(4), nn.ReLU())) is None  # its size is known after a first call
 
 
 def test_thread_count_never_exceeds_torchs_own_setting(monkeypatch):
