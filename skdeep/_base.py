@@ -178,6 +178,13 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def __setstate__(self, state):
         restore_estimator(self, state)
 
+    def __copy__(self):
+        # a shallow copy shares the net, as copy.copy of any object shares its attributes (scikit-learn's
+        # callbacks copy the estimator at every epoch): it need not go through the saved state
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
 

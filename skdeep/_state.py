@@ -4,12 +4,20 @@
 ``__getstate__``: skdeep's holds the parameters, the fitted attributes, the
 network's weights and the optimizer's state as numpy arrays, the training
 history as lists, and the versions of skdeep, torch, skorch and scikit-learn
-that wrote it. The skorch net, the module and the optimizer are rebuilt from
-it on loading, on the saved device when there is one and on the CPU
-otherwise. Nothing in the state names code to run, which is what lets
-skops load it without trusting more than skdeep's own estimator classes.
+that wrote it (an unfitted estimator: its parameters alone). The skorch net,
+the module and the optimizer are rebuilt from it on loading, on the saved
+device when this machine has it and on the CPU otherwise.
+
+Loading checks the state before it sets anything: its keys must be the
+estimator's parameters, fitted attributes or scikit-learn's own private
+attributes, the fitted attributes and the network's state plain values and
+arrays (or scikit-learn objects), and the parameters valid. Nothing in the
+state is called: the module is built by the estimator's class from its
+parameters (a ``TorchClassifier``'s module class is one of them). That is
+what lets skops load a model trusting no more than the estimator's class.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -17,11 +25,22 @@ import pandas as pd
 import sklearn
 import skorch
 import torch
+from sklearn.base import BaseEstimator
 from skorch.history import History
 
-#: the layout of the saved state; a state of another layout is refused with the versions that wrote it
+from skdeep._device import resolve_device
+
+#: the layout of the saved state; bump it when the fitted attributes or the network's state change
 FORMAT = 1
 _NET_KEYS = {"module", "optimizer", "history", "batch_size", "device"}
+#: scikit-learn's private attributes (metadata routing, callbacks), kept as scikit-learn sets them
+_SKLEARN_ATTRIBUTES = {"_metadata_request", "_skl_callbacks", "_parent_callback_ctx", "_callback_fit_ctx",
+                       "_skl_callbacks_to_teardown"}
+#: optimizer options that depend on the device: those of the optimizer rebuilt where the model loads
+_DEVICE_OPTIONS = ("fused", "foreach", "capturable")
+_SAVED_DEVICE = re.compile(r"^(cpu|mps|cuda:\d+)$")
+_FIT_DTYPES = {np.dtype(np.float32).str, np.dtype(np.float64).str}
+_PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -61,7 +80,8 @@ def versions():
     """The versions of skdeep and of the libraries whose objects it rebuilds."""
     from skdeep import __version__
 
-    return {"skdeep": __version__, "torch": torch.__version__, "skorch": skorch.__version__,
+    # (torch's version is a str subclass of torch's: saved as a str)
+    return {"skdeep": __version__, "torch": str(torch.__version__), "skorch": skorch.__version__,
             "sklearn": sklearn.__version__}
 
 
@@ -78,18 +98,35 @@ def to_plain(value):
     return value
 
 
-def _to_tensors(value, device):
+def _to_tensors(value):
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value)).to(device)
+        return torch.from_numpy(np.array(value))
     if isinstance(value, dict):
-        return {key: _to_tensors(item, device) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_to_tensors(item, device) for item in value)
+        return {key: _to_tensors(item) for key, item in value.items()}
     return value
 
 
+def foreign_type(value):
+    """The type of the first object in ``value`` that is not a plain value or array, or None if there is none.
+
+    Plain: ``str``, ``int``, ``float``, ``bool``, ``None``, numpy arrays and
+    numbers, and lists, tuples and dictionaries (with ``str`` keys) of them.
+    """
+    if type(value) in _PLAIN_TYPES or isinstance(value, (np.number, np.bool_, np.str_)):
+        return None
+    if type(value) in (list, tuple):
+        items = value
+    elif type(value) is dict:
+        items = [*(key for key in value if type(key) is not str), *value.values()]
+    elif isinstance(value, np.ndarray):
+        items = value.ravel() if value.dtype.hasobject else ()
+    else:
+        return type(value)
+    return next((found for found in map(foreign_type, items) if found is not None), None)
+
+
 def estimator_state(state):
-    """Turn ``vars(estimator)`` (with scikit-learn's version) into the saved state.
+    """Turn ``vars(estimator)`` into the saved state.
 
     Parameters
     ----------
@@ -99,25 +136,24 @@ def estimator_state(state):
     Returns
     -------
     state : dict
-        Plain values and numpy arrays.
+        Plain values and numpy arrays: for an unfitted estimator, its
+        parameters as they are.
     """
     state = dict(state)
     net = state.pop("net_", None)
-    if isinstance(state.get("_random_state"), np.random.RandomState):
-        state["_random_state"] = list(state["_random_state"].get_state())
-    if "_fit_dtype" in state:
-        state["_fit_dtype"] = np.dtype(state["_fit_dtype"]).str
-    if isinstance(state.get("history_"), pd.DataFrame):
-        state["history_"] = state["history_"].to_dict(orient="list")
-    if net is not None:
-        state["_skdeep_net"] = {
-            # (a compiled module's own weights, without torch.compile's wrapper's prefix)
-            "module": to_plain(getattr(net.module_, "_orig_mod", net.module_).state_dict()),
-            "optimizer": to_plain(net.optimizer_.state_dict()),
-            "history": to_plain(list(net.history)),
-            "batch_size": int(net.batch_size),
-            "device": str(net.device),
-        }
+    if net is None:
+        return state
+    state["_random_state"] = list(state["_random_state"].get_state())
+    state["_fit_dtype"] = np.dtype(state["_fit_dtype"]).str
+    state["history_"] = state["history_"].to_dict(orient="list")
+    state["_skdeep_net"] = {
+        # (a compiled module's own weights, without torch.compile's wrapper's prefix)
+        "module": to_plain(getattr(net.module_, "_orig_mod", net.module_).state_dict()),
+        "optimizer": to_plain(net.optimizer_.state_dict()),
+        "history": to_plain(list(net.history)),
+        "batch_size": int(net.batch_size),
+        "device": str(net.device),
+    }
     state["_skdeep_versions"] = versions()
     state["_skdeep_format"] = FORMAT
     return state
@@ -126,45 +162,105 @@ def estimator_state(state):
 def restore_estimator(estimator, state):
     """Check a saved state, set the estimator's attributes from it and rebuild its net.
 
+    Parameters
+    ----------
+    estimator : skdeep._base.BaseNeuralEstimator
+        A new instance, as unpickling makes it.
+    state : dict
+        What :func:`estimator_state` gave.
+
     Raises
     ------
     ValueError
-        For a state that is not skdeep's, or one that cannot be rebuilt
-        (naming the versions that saved it and those loading it).
+        For a state that is not skdeep's, holds anything else than the
+        estimator's parameters and fitted attributes, or cannot be rebuilt;
+        the message names the versions that saved it and those loading it.
     """
-    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+    if type(state) is not dict or not all(type(key) is str for key in state):
         raise ValueError(f"Cannot load {type(estimator).__name__}: its saved state is not a dictionary of attributes.")
     state = dict(state)
-    saved_format, saved = state.pop("_skdeep_format", None), state.pop("_skdeep_versions", None) or {}
+    saved_format, saved = state.pop("_skdeep_format", None), state.pop("_skdeep_versions", None)
     net_state = state.pop("_skdeep_net", None)
-    current = versions()
-    if saved_format != FORMAT or (net_state is not None and set(net_state) != _NET_KEYS):
-        raise ValueError(f"Cannot load {type(estimator).__name__}: it was saved in another layout ({_versions(saved)}; "
-                         f"loading with {_versions(current)}). Load it with the versions that saved it, and refit.")
-    if saved.get("skdeep") != current["skdeep"]:
-        warnings.warn(InconsistentVersionWarning(estimator_name=type(estimator).__name__,
-                                                 current_version=current["skdeep"],
-                                                 original_version=saved.get("skdeep")))
-    if "_random_state" in state:
-        random_state = np.random.RandomState()
-        random_state.set_state(tuple(state["_random_state"]))
-        state["_random_state"] = random_state
-    if "_fit_dtype" in state:
-        state["_fit_dtype"] = np.dtype(state["_fit_dtype"])
-    if isinstance(state.get("history_"), dict):
-        state["history_"] = pd.DataFrame(state["history_"])
-    estimator.__dict__.update(state)
-    if net_state is None:
+    saved = saved if type(saved) is dict and foreign_type(saved) is None else {}
+    parameters = {*estimator._get_param_names(), *_SKLEARN_ATTRIBUTES}
+    fitted = {name: value for name, value in state.items() if name not in parameters}
+    if net_state is None and not fitted and saved_format in (None, FORMAT):  # an unfitted estimator: its parameters
+        estimator.__dict__.update(state)
         return
+    if saved_format != FORMAT or not _is_net_state(net_state):
+        raise _unreadable(estimator, "it was saved in another layout", saved)
+    _check_fitted(estimator, fitted, saved)
+    if saved.get("skdeep") != versions()["skdeep"]:
+        warnings.warn(InconsistentVersionWarning(estimator_name=type(estimator).__name__,
+                                                 current_version=versions()["skdeep"],
+                                                 original_version=saved.get("skdeep")))
     try:
+        estimator.__dict__.update(state, **_fitted_values(fitted))
+        estimator._validate_params()
         estimator.net_ = _rebuild_net(estimator, net_state)
     except Exception as error:
-        raise ValueError(f"Cannot rebuild the network of {type(estimator).__name__} (saved with {_versions(saved)}; "
-                         f"loading with {_versions(current)}): {error}") from error
+        estimator.__dict__.clear()  # nothing half-loaded
+        raise _unreadable(estimator, f"it cannot be rebuilt ({type(error).__name__}: {error})", saved) from error
 
 
-def _versions(found):
-    return ", ".join(f"{name} {found.get(name, 'unknown')}" for name in ("skdeep", "torch", "skorch", "sklearn"))
+def _check_fitted(estimator, fitted, saved):
+    """Refuse names that are not fitted attributes, and values that are not plain (or scikit-learn's)."""
+    from skdeep._base import _is_fitted_attribute
+
+    for name, value in fitted.items():
+        if not _is_fitted_attribute(name, estimator) or hasattr(type(estimator), name):
+            raise _unreadable(estimator, f"its state holds {name!r}, which is neither one of its parameters nor "
+                                         "a fitted attribute", saved)
+        found = None if _is_sklearn_object(value) else foreign_type(value)
+        if found is not None:
+            raise _unreadable(estimator, f"its fitted attribute {name!r} holds a {found.__module__}."
+                                         f"{found.__qualname__}, where plain values and arrays belong", saved)
+
+
+def _is_sklearn_object(value):
+    """Whether ``value`` is one of scikit-learn's estimators (an encoder fitted inside skdeep's, say)."""
+    return isinstance(value, BaseEstimator) and type(value).__module__.startswith("sklearn.")
+
+
+def _is_net_state(net):
+    """Whether ``net`` has the layout of a saved network: plain values, weights as numeric arrays."""
+    return (type(net) is dict and set(net) == _NET_KEYS and foreign_type(net) is None
+            and type(net["module"]) is dict
+            and all(isinstance(array, np.ndarray) and array.dtype.kind in "biuf" for array in net["module"].values())
+            and type(net["optimizer"]) is dict and set(net["optimizer"]) == {"state", "param_groups"}
+            and type(net["history"]) is list and all(type(row) is dict for row in net["history"])
+            and type(net["batch_size"]) is int and net["batch_size"] >= 1
+            and type(net["device"]) is str and _SAVED_DEVICE.match(net["device"]) is not None)
+
+
+def _fitted_values(state):
+    """The saved fitted attributes as the estimator holds them (the random state, the dtype, the history)."""
+    state = dict(state)
+    random_state = np.random.RandomState()
+    random_state.set_state(tuple(state["_random_state"]))
+    state["_random_state"] = random_state
+    if state["_fit_dtype"] not in _FIT_DTYPES:
+        raise ValueError(f"the dtype at fit, {state['_fit_dtype']!r}, is not float32 or float64")
+    state["_fit_dtype"] = np.dtype(state["_fit_dtype"])
+    state["history_"] = pd.DataFrame(state["history_"])
+    return state
+
+
+def _unreadable(estimator, reason, saved):
+    """The error for a state that cannot be loaded, naming the versions that differ."""
+    current = versions()
+    differ = [name for name in current if saved.get(name) != current[name]]
+    if differ:
+        note = (f"saved with {_listing(saved, differ)}; loading with {_listing(current, differ)}): load it with "
+                "the versions that saved it, or refit it")
+    else:
+        note = (f"saved and loaded with {_listing(current, current)}): the file was altered, or code it needs "
+                "(a module class of your own) has changed")
+    return ValueError(f"Cannot load {type(estimator).__name__}: {reason} ({note}.")
+
+
+def _listing(found, names):
+    return ", ".join(f"{name} {found.get(name, 'unknown')}" for name in names)
 
 
 def _rebuild_net(estimator, saved):
@@ -172,14 +268,11 @@ def _rebuild_net(estimator, saved):
     from skdeep._callbacks import ConvergenceState
     from skdeep._config import training_config
 
-    device = torch.device(saved["device"])
-    if device.type == "cuda" and not torch.cuda.is_available():
-        device = torch.device("cpu")  # a model trained on a GPU predicts on a machine without one
+    device = _loading_device(estimator, saved["device"])
     weights = {name: torch.from_numpy(np.array(array)) for name, array in saved["module"].items()}
-    dtype = next(tensor.dtype for tensor in weights.values() if tensor.is_floating_point())
-    module = estimator._build_module(estimator.n_features_in_, estimator.n_outputs_, device,
-                                     np.random.RandomState(0))
-    module = module.to(device=device, dtype=dtype)
+    dtype = next((tensor.dtype for tensor in weights.values() if tensor.is_floating_point()), torch.float32)
+    # built as a warm fit builds it: torch's global random state is left as it was
+    module = estimator._seeded_module(estimator.n_features_in_, device, dtype, initial=False)
     module.load_state_dict(weights)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (a batch_size above these rows warns of clipping: the saved one is used)
@@ -187,13 +280,41 @@ def _rebuild_net(estimator, saved):
                                  incremental=False, state=ConvergenceState(), validation=None)
     net = estimator._new_net(config, module, device)
     net.batch_size = saved["batch_size"]
-    net.optimizer_.load_state_dict(_to_tensors(_optimizer_keys(saved["optimizer"]), device))
+    net.optimizer_.load_state_dict(_optimizer_state(saved["optimizer"], net.optimizer_))
     net.history = History(saved["history"])
     module.eval()
     return net
 
 
-def _optimizer_keys(state):
-    """An optimizer's saved state with its parameters' integer indices back."""
-    return {"state": {int(index): values for index, values in state["state"].items()},
-            "param_groups": state["param_groups"]}
+def _loading_device(estimator, saved):
+    """The saved device if this machine has it, else the one the ``device`` parameter gives here, else the CPU."""
+    for device in (saved, estimator.device):
+        try:
+            return resolve_device(device)
+        except ValueError:  # a device this machine does not have
+            continue
+    warnings.warn(
+        f"{type(estimator).__name__} was fitted on {saved!r}, which this machine does not have: it is loaded on "
+        f"the CPU, where it predicts as it did. Its parameter device={estimator.device!r} stays as it is; set "
+        "device='cpu' or 'auto' before fitting it here.",
+        UserWarning,
+    )
+    return torch.device("cpu")
+
+
+def _optimizer_state(saved, optimizer):
+    """The saved optimizer state for ``optimizer``, just built on this device.
+
+    The moments and step counts are the saved ones (torch moves them to the
+    parameters' device); the options that depend on the device (a fused or
+    capturable step, the learning rate as a tensor for CUDA graphs) are those
+    of ``optimizer``, so that a model saved on a GPU trains on in a CPU's way.
+    """
+    groups = []
+    for group, built in zip(saved["param_groups"], optimizer.param_groups, strict=True):
+        group = {**group, **{option: built[option] for option in _DEVICE_OPTIONS if option in built}}
+        lr = float(group["lr"])
+        group["lr"] = built["lr"].new_tensor(lr) if torch.is_tensor(built["lr"]) else lr
+        groups.append(group)
+    return {"state": {int(index): _to_tensors(values) for index, values in saved["state"].items()},
+            "param_groups": groups}
