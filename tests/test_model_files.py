@@ -148,9 +148,8 @@ def test_mlflow_logs_and_loads_through_a_local_file_store(tmp_path, monkeypatch)
     X, y = load_iris(return_X_y=True)
     model = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
     mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
-    mlflow.set_experiment("skdeep")
-    try:
-        with mlflow.start_run():
+    try:  # (an experiment of its own, not made the active one: no state left for other tests)
+        with mlflow.start_run(experiment_id=mlflow.create_experiment("skdeep")):
             info = mlflow_sklearn.log_model(model, name="model", skops_trusted_types=["skdeep._mlp.MLPClassifier"])
         np.testing.assert_array_equal(mlflow_sklearn.load_model(info.model_uri).predict(X), model.predict(X))
     finally:
