@@ -7,7 +7,7 @@ state (the learning rate included), the shuffling generator, torch's global
 generators when training draws from them (dropout), the stopping rule's
 curves, counts and best weights, the schedules' samples seen, the history,
 and the estimator's random state as it was at the start of the fit (from
-which the validation split and the seeds are derived again). A later ``fit``
+which the validation split and the random draws follow). A later ``fit``
 of the same estimator class, with the same parameters, on the same data,
 restores it and runs the remaining epochs only, ending with the model an
 uninterrupted fit gives.
@@ -35,6 +35,7 @@ from skorch.history import History
 
 from skdeep._blocks import BlockRows
 from skdeep._random import draws_from_global_generators
+from skdeep._state import load_optimizer_state
 
 #: version of the layout below; a checkpoint of another version is not resumed from
 FORMAT = 1
@@ -248,8 +249,8 @@ class TrainingCheckpoint(Callback):
         """Read the checkpoint of this fit, if there is one; None otherwise.
 
         With one, ``random_state`` is set to the state it had at the start
-        of the interrupted fit, so that the validation split and the seeds
-        are drawn as they were; otherwise its state is kept to be written. A
+        of the interrupted fit, so that the validation split and every random
+        draw come out as they did; otherwise its state is kept to be written. A
         checkpoint of another fit, or an unreadable file, is ignored with a
         warning (the next write replaces it).
 
@@ -305,7 +306,7 @@ class TrainingCheckpoint(Callback):
         torch's global generators when training draws from them).
         """
         net.module_.load_state_dict(saved["module"])
-        _load_optimizer_state(net.optimizer_, saved["optimizer"])
+        load_optimizer_state(net.optimizer_, saved["optimizer"])
         net.generator.set_state(saved["generator"])
         if saved["global_generators"] is not None:
             _set_global_generator_states(saved["global_generators"], torch.device(net.device))
@@ -340,13 +341,3 @@ class TrainingCheckpoint(Callback):
         if self.writes:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.path)
-
-
-def _load_optimizer_state(optimizer, state):
-    """Load an optimizer's ``state_dict``; a learning rate held as a tensor (CUDA graphs) keeps its tensor."""
-    tensor_rates = [group["lr"] for group in optimizer.param_groups]
-    optimizer.load_state_dict(state)
-    for group, rate in zip(optimizer.param_groups, tensor_rates, strict=True):
-        if torch.is_tensor(rate):
-            rate.fill_(float(group["lr"]))
-            group["lr"] = rate

@@ -280,7 +280,7 @@ def _rebuild_net(estimator, saved):
                                  incremental=False, state=ConvergenceState(), validation=None)
     net = estimator._new_net(config, module, device)
     net.batch_size = saved["batch_size"]
-    net.optimizer_.load_state_dict(_optimizer_state(saved["optimizer"], net.optimizer_))
+    load_optimizer_state(net.optimizer_, saved["optimizer"])
     net.history = History(saved["history"])
     module.eval()
     return net
@@ -302,19 +302,20 @@ def _loading_device(estimator, saved):
     return torch.device("cpu")
 
 
-def _optimizer_state(saved, optimizer):
-    """The saved optimizer state for ``optimizer``, just built on this device.
+def load_optimizer_state(optimizer, saved):
+    """Load a saved ``state_dict`` (tensors or arrays) into ``optimizer``, just built where it runs.
 
     The moments and step counts are the saved ones (torch moves them to the
-    parameters' device); the options that depend on the device (a fused or
-    capturable step, the learning rate as a tensor for CUDA graphs) are those
-    of ``optimizer``, so that a model saved on a GPU trains on in a CPU's way.
+    parameters' device), and so is the learning rate; the options that depend
+    on the device (a fused or capturable step, the learning rate as a tensor
+    for CUDA graphs, which keeps its tensor) are those of ``optimizer``, so
+    that a model saved on a GPU trains on in a CPU's way.
     """
     groups = []
     for group, built in zip(saved["param_groups"], optimizer.param_groups, strict=True):
         group = {**group, **{option: built[option] for option in _DEVICE_OPTIONS if option in built}}
         lr = float(group["lr"])
-        group["lr"] = built["lr"].new_tensor(lr) if torch.is_tensor(built["lr"]) else lr
+        group["lr"] = built["lr"].fill_(lr) if torch.is_tensor(built["lr"]) else lr
         groups.append(group)
-    return {"state": {int(index): _to_tensors(values) for index, values in saved["state"].items()},
-            "param_groups": groups}
+    optimizer.load_state_dict({"state": {int(index): _to_tensors(values) for index, values in saved["state"].items()},
+                               "param_groups": groups})
