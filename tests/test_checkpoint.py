@@ -184,7 +184,7 @@ def test_own_module_resumes(tmp_path, cancer, crash_after, restored):
     np.testing.assert_array_equal(resumed.predict(X), reference.predict(X))
 
 
-def test_random_state_none_resumes_with_the_same_split_and_seeds(tmp_path, digits, crash_after):
+def test_random_state_none_resumes_with_the_same_split_and_random_draws(tmp_path, digits, crash_after):
     X, y = digits
     params = {**SMALL, "random_state": None, "early_stopping": True, "dropout": 0.1}
     path, copy = tmp_path / "fit.ckpt", tmp_path / "copy.ckpt"

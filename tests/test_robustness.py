@@ -370,7 +370,7 @@ def test_seeded_fits_in_threads_equal_sequential_ones(iris):
     assert torch.equal(torch.random.get_rng_state(), caller_state)
 
 
-# -- found by an adversarial pass ---------------------------------------------------------------------
+# -- interrupts, bad input and mistakes with your own module ------------------------------------------
 
 
 class InterruptsValidation(torch.nn.Module):

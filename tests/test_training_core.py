@@ -308,7 +308,7 @@ def test_regressor_net_predicts_on_arrays():
     np.testing.assert_allclose(reg.net_.predict(X).ravel(), reg.predict(X), rtol=1e-5)
 
 
-# -- found in review ------------------------------------------------------------------------------------
+# -- solvers, validation and warm starts: corner cases -----------------------------------------------------
 
 
 def test_lbfgs_holds_no_validation_set_out(iris):
