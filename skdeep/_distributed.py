@@ -61,13 +61,9 @@ class DataParallel:
         """Refuse to train unless every rank passed data of the same shape and sums."""
         # (X streamed from a dask collection is compared by its shape)
         total = X.sum() if hasattr(X, "tocsr") else np.sum(X, dtype=np.float64) if isinstance(X, np.ndarray) else 0
-        summary = torch.tensor([X.shape[0], X.shape[1], float(total), float(np.sum(y, dtype=np.float64)),
-                                float(np.sum(sample_weight, dtype=np.float64))],
-                               dtype=torch.float64, device=self._device())
-        low, high = summary.clone(), summary.clone()
-        dist.all_reduce(low, op=dist.ReduceOp.MIN)
-        dist.all_reduce(high, op=dist.ReduceOp.MAX)
-        if not torch.equal(low, high):
+        summary = [X.shape[0], X.shape[1], float(total), float(np.sum(y, dtype=np.float64)),
+                   float(np.sum(sample_weight, dtype=np.float64))]
+        if self._range_over_ranks(summary) is not None:
             raise ValueError(
                 f"Data-parallel training (a torch.distributed process group of {self.world_size} processes) "
                 "needs the same X, y and sample_weight on every rank; each rank trains on its share of each "
@@ -77,13 +73,19 @@ class DataParallel:
 
     def check_agreement(self, value, what):
         """Refuse to go on unless every rank has the same number ``value`` (of ``what``)."""
-        found = torch.tensor([float(value)], dtype=torch.float64, device=self._device())
-        low, high = found.clone(), found.clone()
+        found = self._range_over_ranks([value])
+        if found is not None:
+            low, high = found
+            raise ValueError(f"The ranks of data-parallel training disagree on {what}: rank {self.rank} has {value}, "
+                             f"others between {low[0]:g} and {high[0]:g}.")
+
+    def _range_over_ranks(self, values):
+        """The lowest and highest of ``values`` (numbers) over the ranks, or None where every rank has the same."""
+        low = torch.tensor([float(value) for value in values], dtype=torch.float64, device=self._device())
+        high = low.clone()
         dist.all_reduce(low, op=dist.ReduceOp.MIN)
         dist.all_reduce(high, op=dist.ReduceOp.MAX)
-        if not torch.equal(low, high):
-            raise ValueError(f"The ranks of data-parallel training disagree on {what}: rank {self.rank} has {value}, "
-                             f"others between {low.item():g} and {high.item():g}.")
+        return None if torch.equal(low, high) else (low.tolist(), high.tolist())
 
     def share(self, batch):
         """This rank's contiguous share of ``batch``, and that share's part of the batch's sample weight."""
