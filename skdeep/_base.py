@@ -468,8 +468,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                                   incremental=incremental, state=state, validation=validation,
                                   data_parallel=data_parallel, checkpoint=checkpoint)
         _check_batch_norm_batches(self.module_ if continuing else module, len(train_data), config.batch_size,
-                                  ranks=1 if config.data_parallel is None else config.data_parallel.world_size,
-                                  block_sizes=np.diff(X.offsets) if isinstance(X, BlockRows) else None)
+                                  ranks=1 if config.data_parallel is None else config.data_parallel.world_size)
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         if continuing:
             net = self.net_.configure(config)
@@ -685,12 +684,11 @@ def _copy_optimizer_state(state_dict):
     }
 
 
-def _check_batch_norm_batches(module, n_train, batch_size, *, ranks=1, block_sizes=None):
+def _check_batch_norm_batches(module, n_train, batch_size, *, ranks=1):
     """Refuse training batches (or ranks' shares of them) of one sample for a module with batch normalisation.
 
     A last batch of one sample is folded into the one before; data-parallel
-    ranks normalise their own share of each batch, and data streamed in
-    blocks is batched block by block.
+    ranks normalise their own share of each batch.
     """
     if not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in module.modules()):
         return
@@ -700,10 +698,6 @@ def _check_batch_norm_batches(module, n_train, batch_size, *, ranks=1, block_siz
             f"got {n_train} training sample(s) and batch_size={batch_size!r}. Train on at least 2 samples "
             "with batch_size >= 2, or set batch_norm=False."
         )
-    if block_sizes is not None and min(block_sizes) < 2:
-        raise ValueError("batch_norm=True normalises each batch by its own statistics, and X streamed from dask is "
-                         "batched block by block: a block holds a single row. Rechunk X so that every block holds "
-                         "at least 2 rows (blocks much larger than batch_size train best), or set batch_norm=False.")
     last = n_train % batch_size
     smallest = batch_size if last in (0, 1) else last  # (a last batch of one sample is folded into the one before)
     if smallest // ranks < 2:

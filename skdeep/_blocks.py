@@ -4,8 +4,9 @@
 dask DataFrame without holding it in memory: the targets and sample weights,
 one value per row, are computed whole, and the rows of X are computed one
 block at a time. Each epoch visits the blocks in a new random order and
-shuffles the rows within each block; a block is validated as any X is
-(finite values, its width) when it is computed. ``predict``,
+shuffles the rows within each block; batches hold ``batch_size`` rows as in
+memory, the rows one block leaves over joining the next block's. A block is
+validated as any X is (finite values, its width) when it is computed. ``predict``,
 ``predict_proba`` and the other per-row methods map over the blocks lazily
 and return dask arrays, as dask-ml's ``ParallelPostFit`` does.
 """
@@ -96,21 +97,45 @@ class BlockDataset:
 class BlockIterator:
     """Batches of a :class:`BlockDataset`: the blocks in a new order each pass, their rows shuffled.
 
-    Parameters are those of :class:`skdeep._data.BatchIterator`, which
-    batches each block.
+    Batches hold ``batch_size`` rows, as in memory, whatever the block sizes:
+    the rows a block leaves over are batched with the next block's. Only one
+    block, and fewer than ``batch_size`` rows of the blocks before it, are held
+    at a time. Parameters are those of :class:`skdeep._data.BatchIterator`.
+
+    Examples
+    --------
+    >>> import dask.array as da, torch
+    >>> from skdeep._blocks import BlockDataset, BlockIterator, BlockRows
+    >>> rows = BlockRows(da.zeros((10, 3), chunks=(3, 3)))
+    >>> dataset = BlockDataset(rows, torch.zeros(10), None, torch.float32)
+    >>> [len(X) for X, _ in BlockIterator(dataset, batch_size=4)]
+    [4, 4, 2]
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None, fold_single=False):
         self.dataset = dataset
-        self.options = dict(batch_size=batch_size, shuffle=shuffle, generator=generator, device=device,
-                            fold_single=fold_single)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.device = device
+        self.fold_single = fold_single
 
     def __iter__(self):
         n_blocks = len(self.dataset.X.offsets) - 1
-        shuffle, generator = self.options["shuffle"], self.options["generator"]
-        order = torch.randperm(n_blocks, generator=generator).tolist() if shuffle else range(n_blocks)
-        for index in order:
-            yield from BatchIterator(self.dataset.block(index), **self.options)
+        order = torch.randperm(n_blocks, generator=self.generator).tolist() if self.shuffle else range(n_blocks)
+        left_over = None
+        for position, index in enumerate(order):
+            rows = self.dataset.block(index)
+            if left_over is not None:
+                rows = left_over.concatenate(rows)
+            last = position == len(order) - 1  # the epoch's last batch may be short (one row: folded)
+            batches = BatchIterator(rows, self.batch_size, self.shuffle, self.generator, self.device,
+                                    fold_single=last and self.fold_single)
+            indices = list(batches.indices())
+            left_over = None if last or len(rows) % self.batch_size == 0 else rows.subset(indices.pop())
+            device = None if self.device is None or rows.is_on(self.device) else self.device
+            for batch_rows in indices:
+                yield rows.batch(batch_rows, device)
 
 
 def blockwise(n_columns):

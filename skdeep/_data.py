@@ -149,6 +149,12 @@ class ArrayDataset(torch.utils.data.Dataset):
             self.dtype,
         )
 
+    def concatenate(self, other):
+        """Return the dataset of this one's rows followed by ``other``'s (dense tensors)."""
+        return ArrayDataset(*(None if mine is None else torch.cat([mine, theirs])
+                              for mine, theirs in ((self.X, other.X), (self.y, other.y),
+                                                   (self.sample_weight, other.sample_weight))), self.dtype)
+
     def to(self, device):
         """Return the dataset with its dense tensors moved to ``device``."""
         return ArrayDataset(

@@ -24,9 +24,9 @@ def data():
 class BlockLog:
     """A dask array over X that records which blocks are computed, and their sizes."""
 
-    def __init__(self, X):
+    def __init__(self, X, chunk=CHUNK):
         self.calls = []
-        self.array = da.from_array(X, chunks=(CHUNK, X.shape[1])).map_blocks(self._record, dtype=X.dtype)
+        self.array = da.from_array(X, chunks=(chunk, X.shape[1])).map_blocks(self._record, dtype=X.dtype)
 
     def _record(self, block, block_info=None):
         if block_info is not None:  # (dask also calls with a zero-size block to learn the output type)
@@ -133,7 +133,33 @@ def test_integer_dask_input_trains_in_float32_as_in_memory(data):
     assert streamed.coefs_[0].dtype == in_memory.coefs_[0].dtype == np.float32
 
 
-def test_a_one_row_block_with_batch_norm_is_refused_before_training(data):
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("chunk", [7, 50, 64, 1000])
+def test_batches_hold_batch_size_rows_whatever_the_block_sizes(shuffle, chunk):
+    # blocks smaller than a batch, equal to it, and with rows left over: the batches of an
+    # epoch are those of the same data in memory, and each row is in exactly one of them
+    import torch
+
+    from skdeep._blocks import BlockDataset, BlockIterator, BlockRows
+    from skdeep._data import ArrayDataset, BatchIterator
+
+    X = np.arange(2 * 3001, dtype=np.float32).reshape(3001, 2)
+    log = BlockLog(X, chunk)
+    dataset = BlockDataset(BlockRows(log.array), torch.arange(3001), None, torch.float32)
+    batches = list(BlockIterator(dataset, batch_size=64, shuffle=shuffle, generator=torch.Generator().manual_seed(0),
+                                 fold_single=True))
+    in_memory = BatchIterator(ArrayDataset(torch.from_numpy(X)), batch_size=64, fold_single=True)
+    assert [len(X_batch) for X_batch, _ in batches] == [len(X_batch) for X_batch, _ in in_memory]
+    rows = torch.cat([X_batch[:, 0] for X_batch, _ in batches]).long() // 2
+    targets = torch.cat([y_batch for _, y_batch in batches])
+    assert sorted(rows.tolist()) == list(range(3001)) and torch.equal(rows, targets)  # rows keep their targets
+    assert (rows.tolist() != list(range(3001))) == shuffle
+    assert len(log.calls) == len(range(0, 3001, chunk)) and max(size for _, size in log.calls) <= chunk
+
+
+def test_one_row_blocks_train_with_batch_norm_as_in_memory(data):
     X, y = data
-    with pytest.raises(ValueError, match="a block holds a single row"):
-        MLPClassifier((8,), batch_norm=True, max_iter=1).fit(da.from_array(X[:61], chunks=30), y[:61])
+    streamed = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=0).fit(
+        da.from_array(X[:601], chunks=30), y[:601])  # a last block of one row
+    in_memory = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=0).fit(X[:601], y[:601])
+    assert streamed.score(X, y) > in_memory.score(X, y) - 0.03
