@@ -107,6 +107,59 @@ def test_outside_a_process_group_nothing_changes():
     assert model.net_.data_parallel is None and isinstance(model.net_, SkdeepNet)
 
 
+_RESUMING_RANK = """
+import sys, warnings
+import numpy as np
+import torch.distributed as dist
+from sklearn.datasets import make_classification
+from skdeep import MLPClassifier
+from skdeep._checkpoint import TrainingCheckpoint
+
+warnings.simplefilter("ignore")
+dist.init_process_group("gloo")
+rank, folder = dist.get_rank(), sys.argv[1]
+X, y = make_classification(n_samples=500, n_features=6, random_state=0)
+write = TrainingCheckpoint.on_epoch_end
+
+def write_then_stop(self, net, **kwargs):  # Ctrl-C on every rank once epoch 2 is saved
+    write(self, net, **kwargs)
+    if len(net.history) == 2:
+        raise KeyboardInterrupt
+
+TrainingCheckpoint.on_epoch_end = write_then_stop
+try:
+    MLPClassifier(**{params}, checkpoint=folder + "/fit.ckpt").fit(X, y)
+except KeyboardInterrupt:
+    pass
+TrainingCheckpoint.on_epoch_end = write
+# rank 1 looks where rank 0 did not write: storage the ranks do not share
+elsewhere = folder + "/fit.ckpt" if rank == 0 else folder + "/elsewhere.ckpt"
+try:
+    MLPClassifier(**{params}, checkpoint=elsewhere).fit(X, y)
+except ValueError as error:
+    open(folder + f"/rank{{rank}}.error", "w").write(str(error))
+model = MLPClassifier(**{params}, checkpoint=folder + "/fit.ckpt").fit(X, y)  # shared: both resume
+np.savez(folder + f"/rank{{rank}}.npz", coef=model.coefs_[0], loss_curve=model.loss_curve_)
+dist.destroy_process_group()
+"""
+
+
+def test_ranks_resume_from_a_shared_checkpoint_and_refuse_to_disagree_on_one(tmp_path):
+    X, y = make_classification(n_samples=500, n_features=6, random_state=0)
+    alone = MLPClassifier(**PARAMS, random_state=0).fit(X, y)
+    script = tmp_path / "rank.py"
+    script.write_text(textwrap.dedent(_RESUMING_RANK).format(params={**PARAMS, "random_state": 0}))
+    completed = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                str(script), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    for rank in (0, 1):
+        assert "disagree on the epoch to resume from checkpoint=" in (tmp_path / f"rank{rank}.error").read_text()
+        resumed = np.load(tmp_path / f"rank{rank}.npz")
+        np.testing.assert_allclose(resumed["coef"], alone.coefs_[0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(resumed["loss_curve"], alone.loss_curve_, rtol=1e-6)
+    assert not (tmp_path / "fit.ckpt").exists()  # removed once the resumed fit finished
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
 def test_two_gpus_with_nccl_train_the_model_of_one_process(tmp_path):
