@@ -26,6 +26,15 @@ def test_import_runs_no_full_collection_while_torch_loads():
     assert output.strip() == "0"
 
 
+def test_a_file_left_open_is_still_written_at_exit(tmp_path):
+    # skipping the collector's work at exit (gc.freeze) would save torch's teardown time, and lose this
+    path = tmp_path / "left-open.txt"
+    code = (f"import skdeep\ndef log(message):\n    file.write(message)\n"
+            f"file = open({str(path)!r}, 'w')\nlog('written')\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert path.read_text() == "written"
+
+
 def test_the_distribution_is_scikit_deep():
     # the package index's "skdeep" is an unrelated project
     assert "scikit-deep" in metadata.packages_distributions()["skdeep"]
