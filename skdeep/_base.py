@@ -250,7 +250,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     # -- fitting ----------------------------------------------------------------
 
     #: fitted state without a trailing underscore (scikit-learn's names), removed with the rest
-    _PRIVATE_FITTED = ("_random_state", "_no_improvement_count", "_fit_dtype")
+    _PRIVATE_FITTED = ("_random_state", "_no_improvement_count", "_fit_dtype", "_built_with")
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         if incremental and self.early_stopping:  # scikit-learn's rule and message
@@ -537,6 +537,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _record_training(self, net, config, state, epochs_before, n_train, reset, incremental):
         self.net_ = net
+        # what the net was built from, to rebuild it from on loading whatever set_params changed since
+        # (a continued partial_fit keeps the module, and builds a new optimizer after the solver changed)
+        self._built_with = ({**self._built_with, "solver": self.solver} if incremental and not reset
+                            else self.get_params(deep=False))
         epochs = len(net.history) - epochs_before
         stochastic = self.solver in STOCHASTIC_SOLVERS
         self.t_ = (0 if reset else self.t_) + (epochs * n_train if stochastic else 0)  # scikit-learn's count

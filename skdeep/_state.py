@@ -141,6 +141,7 @@ def estimator_state(state):
     """
     state = dict(state)
     net = state.pop("net_", None)
+    built_with = state.pop("_built_with", {})
     if net is None:
         return state
     state["_random_state"] = list(state["_random_state"].get_state())
@@ -154,6 +155,9 @@ def estimator_state(state):
         "batch_size": int(net.batch_size),
         "device": str(net.device),
     }
+    changed = {name: value for name, value in built_with.items() if not _same(value, state[name])}
+    if changed:  # parameters set since the fit: the net is rebuilt from those it was built with
+        state["_skdeep_net"]["parameters"] = changed
     state["_skdeep_versions"] = versions()
     state["_skdeep_format"] = FORMAT
     return state
@@ -187,17 +191,23 @@ def restore_estimator(estimator, state):
     if net_state is None and not fitted and saved_format in (None, FORMAT):  # an unfitted estimator: its parameters
         estimator.__dict__.update(state)
         return
-    if saved_format != FORMAT or not _is_net_state(net_state):
+    if saved_format != FORMAT or not _is_net_state(net_state, set(estimator._get_param_names())):
         raise _unreadable(estimator, "it was saved in another layout", saved)
     _check_fitted(estimator, fitted, saved)
+    net_state = dict(net_state)
     if saved.get("skdeep") != versions()["skdeep"]:
         warnings.warn(InconsistentVersionWarning(estimator_name=type(estimator).__name__,
                                                  current_version=versions()["skdeep"],
                                                  original_version=saved.get("skdeep")))
+    built_with = net_state.pop("parameters", {})
     try:
         estimator.__dict__.update(state, **_fitted_values(fitted))
+        current = {name: state[name] for name in built_with}
+        estimator.__dict__.update(built_with)  # the parameters the net was built from, checked as a fit checks them
         estimator._validate_params()
         estimator.net_ = _rebuild_net(estimator, net_state)
+        estimator._built_with = estimator.get_params(deep=False)
+        estimator.__dict__.update(current)  # and those set since, as they were saved
     except Exception as error:
         estimator.__dict__.clear()  # nothing half-loaded
         raise _unreadable(estimator, f"it cannot be rebuilt ({type(error).__name__}: {error})", saved) from error
@@ -222,9 +232,28 @@ def _is_sklearn_object(value):
     return isinstance(value, BaseEstimator) and type(value).__module__.startswith("sklearn.")
 
 
-def _is_net_state(net):
-    """Whether ``net`` has the layout of a saved network: plain values, weights as numeric arrays."""
-    return (type(net) is dict and set(net) == _NET_KEYS and foreign_type(net) is None
+def _same(value, other):
+    """Whether two parameter values are the same (values that cannot be compared count as different)."""
+    try:
+        return value is other or (type(value) is type(other) and bool(value == other))
+    except Exception:  # an array's comparison has no single truth value, say
+        return False
+
+
+def _is_net_state(net, parameter_names):
+    """Whether ``net`` has the layout of a saved network: plain values, weights as numeric arrays.
+
+    Its optional ``"parameters"``, those the net was built from where they
+    differ from the estimator's, are checked as parameters are: by name here,
+    by value when the estimator validates them.
+    """
+    if type(net) is not dict:
+        return False
+    net = dict(net)
+    built_with = net.pop("parameters", {})
+    if type(built_with) is not dict or not set(built_with) <= parameter_names:
+        return False
+    return (set(net) == _NET_KEYS and foreign_type(net) is None
             and type(net["module"]) is dict
             and all(isinstance(array, np.ndarray) and array.dtype.kind in "biuf" for array in net["module"].values())
             and type(net["optimizer"]) is dict and set(net["optimizer"]) == {"state", "param_groups"}

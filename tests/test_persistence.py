@@ -1,5 +1,6 @@
 """Reproducibility, untouched global random states, pickling and joblib, and the checks of a saved state."""
 
+import copy
 import io
 import json
 import pickle
@@ -276,6 +277,45 @@ def test_a_warm_fit_after_loading_equals_one_without_saving(data):
         model.set_params(max_iter=2).fit(X, y)
     np.testing.assert_array_equal(loaded.predict_proba(X), kept.predict_proba(X))
     assert loaded.loss_curve_ == kept.loss_curve_ and loaded.t_ == kept.t_
+
+
+def _through_pickle(model):
+    return pickle.loads(pickle.dumps(model))
+
+
+def _through_skops(model):
+    sio = pytest.importorskip("skops.io")
+    data = sio.dumps(model)
+    return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+
+
+@pytest.mark.parametrize("change", [dict(activation="logistic", dropout=0.5), dict(hidden_layer_sizes=(7,)),
+                                    dict(batch_norm=True), dict(alpha=-1.0)], ids=lambda change: "-".join(change))
+@pytest.mark.parametrize("round_trip", [_through_pickle, copy.deepcopy, _through_skops],
+                         ids=["pickle", "deepcopy", "skops"])
+def test_parameters_set_after_fit_are_saved_beside_the_model_they_did_not_build(data, change, round_trip):
+    # as in memory, the model predicts as fitted until the next fit, which validates and builds from them
+    X, y = data
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y).set_params(**change)
+    loaded = round_trip(model)
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(round_trip(loaded).predict_proba(X), model.predict_proba(X))  # saved again
+    if change.get("alpha", 0) < 0:
+        with pytest.raises(ValueError, match="The 'alpha' parameter"):
+            loaded.fit(X, y)
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))  # and keeps its model
+    else:
+        refitted = loaded.fit(X, y)
+        assert refitted.coefs_[0].shape[1] == refitted.hidden_layer_sizes[0]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "rmsprop"])
+def test_partial_fit_after_the_solver_changed_continues_as_without_saving(data, solver):
+    X, y = data
+    model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y).set_params(solver=solver)
+    loaded = _through_pickle(model)
+    np.testing.assert_array_equal(loaded.partial_fit(X, y).coefs_[0], model.partial_fit(X, y).coefs_[0])
 
 
 def test_feature_names_and_a_fitted_encoder_survive_skops(tmp_path):
