@@ -12,8 +12,23 @@ from tqdm.auto import tqdm
 from skdeep._stopping import count_no_improvement, should_stop
 
 
-def _set_learning_rate(net, value):
-    for group in net.optimizer_.param_groups:
+def _set_learning_rate(net, value, *, keep_velocity=False):
+    """Set the optimizer's learning rate to ``value``.
+
+    With ``keep_velocity``, SGD's momentum buffers are rescaled so that the
+    velocity (the learning rate times the buffer) carries over, as in
+    scikit-learn's SGD, whose velocity keeps the rates of the steps it
+    accumulated when its rate changes; torch's multiplies the whole buffer by
+    the new rate.
+    """
+    optimizer = net.optimizer_
+    old = _learning_rate(net)
+    if keep_velocity and isinstance(optimizer, torch.optim.SGD) and old > 0 and value != old:
+        buffers = [state["momentum_buffer"] for state in optimizer.state.values()
+                   if state.get("momentum_buffer") is not None]
+        if buffers:
+            torch._foreach_mul_(buffers, old / value)
+    for group in optimizer.param_groups:
         if torch.is_tensor(group["lr"]):  # a captured CUDA graph reads it from the device
             group["lr"].fill_(value)
         else:
@@ -63,7 +78,7 @@ class LearningRateSchedule(Callback):
         self.samples_seen += len(dataset_train)
         net.history.record("learning_rate", _learning_rate(net))
         if self.schedule == "invscaling":
-            _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t)
+            _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t, keep_velocity=True)
 
 
 class AnnealingSchedule(Callback):
@@ -279,7 +294,7 @@ class ConvergenceMonitor(Callback):
         if not should_stop(state.no_improvement_count, self.n_iter_no_change):
             return
         if self.adaptive and _learning_rate(net) > 1e-6:
-            _set_learning_rate(net, _learning_rate(net) / 5.0)
+            _set_learning_rate(net, _learning_rate(net) / 5.0, keep_velocity=True)
             state.no_improvement_count = 0
             if self.verbose:
                 print(f"Setting learning rate to {_learning_rate(net):f}")

@@ -50,6 +50,21 @@ def test_lbfgs_follows_scikit_learns_path_in_float64(iris):
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-6)
 
 
+@pytest.mark.parametrize("schedule", [dict(learning_rate="invscaling", learning_rate_init=0.05),
+                                      dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=2)])
+@pytest.mark.parametrize("nesterovs_momentum", [True, False])
+def test_sgd_with_momentum_follows_scikit_learns_path_when_its_rate_changes(iris, schedule, nesterovs_momentum):
+    # scikit-learn's velocity keeps the rates it was accumulated with
+    X, y = iris
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", momentum=0.9, nesterovs_momentum=nesterovs_momentum,
+                  shuffle=False, batch_size=50, max_iter=40, random_state=0, **schedule)
+    ours = quietly(lambda: MLPClassifier(precision="float64", **params).fit(X, y))
+    theirs = quietly(lambda: sknn.MLPClassifier(**params).fit(X, y))
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-5, atol=1e-8)
+
+
 def test_lbfgs_warns_when_max_fun_runs_out(iris):
     X, y = iris
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge.*status=1"):
