@@ -112,9 +112,6 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
     ----------
     {parameters}
 
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, multiplied with ``sample_weight``.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)

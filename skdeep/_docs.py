@@ -166,6 +166,14 @@ l1 : float, default=0.0
     stochastic solvers add its subgradient ``l1 * sign(W) / batch_weight``
     after backward; ``"lbfgs"`` adds the penalty to the loss it minimises.
 
+class_weight : dict, list of dict, "balanced" or None, default=None
+    Weights of the classes in the loss, multiplied with ``sample_weight``:
+    ``{label: weight}``; for multilabel ``y``, a list of one ``{0: weight,
+    1: weight}`` dict per label; or ``"balanced"`` for weights inversely
+    proportional to the class frequencies of the ``y`` passed to ``fit``
+    (``partial_fit``, which sees one batch at a time, refuses it, as
+    scikit-learn's ``SGDClassifier`` does).
+
 device : {"auto", "cpu", "cuda", "cuda:N", "mps"}, default="auto"
     Where to train and predict. ``"auto"`` picks CUDA when available (the
     GPU with the most free memory), then Apple MPS, then the CPU. The choice

@@ -84,11 +84,6 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
     ----------
     {parameters}
 
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, multiplied with ``sample_weight``:
-        ``{label: weight}``, or ``"balanced"`` for weights inversely
-        proportional to the class frequencies of ``y``.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)

@@ -94,7 +94,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
 
     _parameter_constraints: dict = {
         **BaseNeuralEstimator._parameter_constraints,
-        "class_weight": [None, dict, StrOptions({"balanced"})],
+        "class_weight": [None, dict, list, StrOptions({"balanced"})],
     }
     _y_numeric = False
 
@@ -155,6 +155,12 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
     def _class_sample_weight(self, y):
         if self.class_weight is None:
             return 1.0
+        if isinstance(self.class_weight, dict) and self._multilabel:
+            raise ValueError("For multilabel y, the 'class_weight' parameter must be 'balanced' or a list of "
+                             "{0: weight, 1: weight} dicts, one per label; got a dict.")
+        if isinstance(self.class_weight, list) and not self._multilabel:
+            raise ValueError("The 'class_weight' parameter is a list of dicts, one per label, for multilabel y; "
+                             "for one label per sample, pass one {label: weight} dict.")
         return compute_sample_weight(self.class_weight, y if self._multilabel else self.classes_[y])
 
     def _stratify_by(self, y):
@@ -198,6 +204,13 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         self : object
             The trained estimator.
         """
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":  # scikit-learn's rule and advice
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit, which sees one batch at a time: "
+                "compute the weights once with sklearn.utils.class_weight.compute_class_weight('balanced', "
+                "classes=classes, y=y), with a large enough sample of the training targets as y, and pass them "
+                "as class_weight={label: weight}."
+            )
         if not self.__sklearn_is_fitted__():
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")

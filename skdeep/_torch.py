@@ -70,9 +70,6 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         Keyword arguments of ``module``. Grid-search them as
         ``module_params=[{...}, {...}]``.
 
-    class_weight : dict, "balanced" or None, default=None
-        Weights of the classes in the loss, multiplied with ``sample_weight``.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)

@@ -218,6 +218,20 @@ def test_balanced_class_weight_raises_minority_recall():
     assert minority_recall({0: 1.0, 1: 19.0}) > minority_recall(None) + 0.1
 
 
+def test_class_weights_per_label_weigh_a_multilabel_loss_as_sample_weights_would(iris):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = iris
+    Y = np.c_[y == 0, y == 2].astype(int)
+    per_label = [{0: 1.0, 1: 4.0}, {0: 2.0, 1: 1.0}]
+    weighted = MLPClassifier((8,), class_weight=per_label, max_iter=5, random_state=0).fit(X, Y)
+    by_hand = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, Y, sample_weight=compute_sample_weight(
+        per_label, Y))
+    unweighted = MLPClassifier((8,), max_iter=5, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(weighted.coefs_[0], by_hand.coefs_[0])
+    assert not np.array_equal(weighted.coefs_[0], unweighted.coefs_[0])
+
+
 def test_poisson_regression_predicts_positive_counts():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(1000, 3))
