@@ -312,6 +312,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         rows = row_blocks(X)
         if rows.ndim != 2:
             raise ValueError(f"Expected a 2-D dask array or a dask DataFrame for X, got {rows.ndim} dimension(s).")
+        if np.isnan(rows.shape[0]):  # (dask's own advice)
+            raise ValueError("X is a dask array whose blocks have unknown sizes (after boolean indexing, for "
+                             "instance), which training needs to pair its rows with y: call X.compute_chunk_sizes() "
+                             "first.")
         if reset:
             self.n_features_in_ = rows.shape[1]
             if names is not None:
@@ -510,9 +514,12 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             raise ValueError(f"{call} does not support checkpoint={self.checkpoint!r}: a checkpoint resumes a fit "
                              "that trains a new network, while this call continues the model held in this "
                              "process. Set checkpoint=None, and pickle the estimator between calls instead.")
-        return TrainingCheckpoint(self.checkpoint, self.checkpoint_every, fit_identity(self, X, y, sample_weight),
-                                  own_module=self._own_module,
-                                  writes=data_parallel is None or data_parallel.rank == 0)
+        checkpoint = TrainingCheckpoint(self.checkpoint, self.checkpoint_every, fit_identity(self, X, y, sample_weight),
+                                        own_module=self._own_module,
+                                        writes=data_parallel is None or data_parallel.rank == 0)
+        if checkpoint.writes:
+            checkpoint.check_writable()
+        return checkpoint
 
     def _run_training(self, net, config, train_data, X, y):
         """Train ``net`` for ``config.epochs``, reporting to scikit-learn's callbacks."""

@@ -245,6 +245,21 @@ class TrainingCheckpoint(Callback):
         self.writes = writes
         self.random_state = None
 
+    def check_writable(self):
+        """Refuse, before training, a path whose checkpoints could not be written (naming the parameter)."""
+        path = os.path.abspath(os.fspath(self.path))
+        folder = os.path.dirname(path)
+        if os.path.isdir(path):
+            problem = "is a folder; name a file in it"
+        elif not os.path.isdir(folder):
+            problem = f"is in a folder that does not exist ({folder!r}); create it first"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            problem = f"is in a folder this process cannot write to ({folder!r})"
+        else:
+            return
+        raise ValueError(f"checkpoint={os.fspath(self.path)!r} {problem}: the checkpoint file is written there "
+                         "during fit.")
+
     def resume(self, random_state):
         """Read the checkpoint of this fit, if there is one; None otherwise.
 

@@ -311,6 +311,17 @@ def test_invalid_parameters_are_named(tmp_path, cancer, params, match):
         MLPClassifier(**params).fit(X, y)
 
 
+@pytest.mark.parametrize("where, match", [("missing/fit.ckpt", "is in a folder that does not exist"),
+                                          ("", "is a folder; name a file in it")])
+def test_a_path_that_cannot_be_written_is_refused_before_training(tmp_path, cancer, monkeypatch, where, match):
+    X, y = cancer
+    monkeypatch.setattr(TrainingCheckpoint, "on_epoch_end", lambda *args, **kwargs: pytest.fail("trained"))
+    clf = MLPClassifier(**SMALL, checkpoint=tmp_path / where)
+    with pytest.raises(ValueError, match=f"checkpoint=.* {match}"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
 def test_lbfgs_partial_fit_and_warm_fits_refuse_a_checkpoint(tmp_path, cancer):
     X, y = cancer
     path = tmp_path / "fit.ckpt"

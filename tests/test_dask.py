@@ -104,6 +104,15 @@ def test_what_streaming_cannot_do_is_refused_early(data):
         MLPClassifier((8,), max_iter=1).fit(da.from_array(bad, chunks=CHUNK), y_blocks)
 
 
+def test_blocks_of_unknown_sizes_are_refused_with_dasks_advice(data):
+    X, y = data
+    kept = da.from_array(X, chunks=CHUNK)
+    kept = kept[kept[:, 0] > -np.inf]  # every row, in blocks whose sizes dask no longer knows
+    with pytest.raises(ValueError, match=r"unknown sizes .* call X.compute_chunk_sizes\(\) first"):
+        MLPClassifier((8,), max_iter=1).fit(kept, y)
+    assert MLPClassifier((8,), max_iter=1).fit(kept.compute_chunk_sizes(), y).n_features_in_ == 12
+
+
 def test_dask_mls_incremental_drives_partial_fit(data):
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X, y = data
