@@ -8,11 +8,14 @@ script trains both implementations with the same settings on data that ships
 with scikit-learn and prints their test scores and fit times, then shows a few
 things only skdeep does.
 
-The fit times are the median of three fits, after one fit of each
-implementation that is not timed (the first fit in a process pays one-time
-start-up costs, torch's most of all), on this machine, now: other programs
-running beside it slow both. The documentation's copy of this page shows
-no times, since it is built while other examples run.
+The fit times are the median of three fits of the whole pipeline (the
+scaler included), the two implementations taking turns so that a slow spell
+of the machine hits both alike, after one fit of each that is not timed (the
+first fit in a process pays one-time start-up costs, torch's most of all).
+They are this machine's, now: other programs running beside them slow both,
+scikit-learn's most (its matrix products wait for every core). The
+documentation's copy of this page shows no times, since it is built while
+other examples run.
 """
 
 # %%
@@ -51,34 +54,40 @@ CASES = [
 TIMED = not os.environ.get("SKDEEP_DOCS_BUILD")  # times taken during a docs build mean nothing
 
 
-def fit_and_score(estimator, X_train, X_test, y_train, y_test):
-    """Test score, and the median time of three fits (None in a docs build)."""
-    model = make_pipeline(StandardScaler(), estimator)
-    times = []
+def fit_and_score(estimators, X_train, X_test, y_train, y_test):
+    """{implementation: (test score, median time of three fits, None in a docs build)}, fitted in turns."""
+    models = {name: make_pipeline(StandardScaler(), estimator) for name, estimator in estimators.items()}
+    times = {name: [] for name in models}
     for _ in range(3 if TIMED else 1):
-        start = time.perf_counter()
-        model.fit(X_train, y_train)
-        times.append(time.perf_counter() - start)
-    return model.score(X_test, y_test), statistics.median(times) if TIMED else None
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(X_train, y_train)
+            times[name].append(time.perf_counter() - start)
+    return {name: (model.score(X_test, y_test), statistics.median(times[name]) if TIMED else None)
+            for name, model in models.items()}
 
 
 X_first, y_first = load_breast_cancer(return_X_y=True)
 for library in (sknn, skdeep):  # the untimed first fits: one-time start-up costs
     library.MLPClassifier(max_iter=5).fit(X_first, y_first)
 
-print(f"{'data set':<18}{'implementation':<16}{'test score':>11}{'fit time':>10}")
+print(f"{'data set':<18}{'implementation':<16}{'test score':>11}{'fit time (s)':>14}")
 scores = {}  # (data set, implementation): test score
 for name, load, estimator_name, params in CASES:
     X, y = load(return_X_y=True)
     if estimator_name == "MLPRegressor":
         y = y / 100
     split = train_test_split(X, y, test_size=0.25, random_state=0)
-    for library in (sknn, skdeep):
-        estimator = getattr(library, estimator_name)(random_state=0, **params)
-        score, seconds = fit_and_score(estimator, *split)
-        scores[name, library.__name__.split(".")[0]] = score
-        fit_time = f"{seconds:>9.2f}s" if TIMED else f"{'-':>10}"
-        print(f"{name:<18}{library.__name__.split('.')[0]:<16}{score:>11.3f}{fit_time}")
+    estimators = {library.__name__.split(".")[0]: getattr(library, estimator_name)(random_state=0, **params)
+                  for library in (sknn, skdeep)}
+    for library, (score, seconds) in fit_and_score(estimators, *split).items():
+        scores[name, library] = score
+        fit_time = f"{seconds:>14.2f}" if TIMED else f"{'-':>14}"
+        print(f"{name:<18}{library:<16}{score:>11.3f}{fit_time}")
+if TIMED:
+    print("fit time: the median of 3 fits of each pipeline, the two implementations taking turns, on this machine\n"
+          "now; programs running beside this one slow both, scikit-learn's most (its matrix products wait for\n"
+          "every core).")
 
 # %%
 # What scikit-learn's MLP cannot do
