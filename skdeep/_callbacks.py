@@ -22,11 +22,11 @@ def _set_learning_rate(net, value, *, keep_velocity=False):
     the new rate.
     """
     optimizer = net.optimizer_
-    old = _learning_rate(net)
-    if keep_velocity and isinstance(optimizer, torch.optim.SGD) and old > 0 and value != old:
-        buffers = [state["momentum_buffer"] for state in optimizer.state.values()
-                   if state.get("momentum_buffer") is not None]
-        if buffers:
+    buffers = [state["momentum_buffer"] for state in optimizer.state.values()
+               if state.get("momentum_buffer") is not None] if keep_velocity else []
+    if buffers and isinstance(optimizer, torch.optim.SGD):  # (the rate is read only here: on a GPU, it syncs)
+        old = _learning_rate(net)
+        if old > 0 and value != old:
             torch._foreach_mul_(buffers, old / value)
     for group in optimizer.param_groups:
         if torch.is_tensor(group["lr"]):  # a captured CUDA graph reads it from the device
