@@ -272,7 +272,7 @@ class ConvergenceMonitor(Callback):
         state.loss_curve.append(loss)
         net.history.record("loss", loss)
         if self.verbose:
-            print(f"Iteration {self.n_iter}, loss = {loss:.8f}")
+            tqdm.write(f"Iteration {self.n_iter}, loss = {loss:.8f}")
         if self.validation is None:
             state.no_improvement_count, state.best_loss = count_no_improvement(
                 state.no_improvement_count, state.best_loss, loss, self.tol, greater_is_better=False)
@@ -283,7 +283,7 @@ class ConvergenceMonitor(Callback):
             state.validation_scores.append(value)
             net.history.record("validation_score", value)
             if self.verbose:
-                print(f"Validation score: {value:f}")
+                tqdm.write(f"Validation score: {value:f}")
             best_before = state.best_validation_score
             state.no_improvement_count, state.best_validation_score = count_no_improvement(
                 state.no_improvement_count, best_before, value, self.tol, greater_is_better=True)
@@ -297,10 +297,10 @@ class ConvergenceMonitor(Callback):
             _set_learning_rate(net, _learning_rate(net) / 5.0, keep_velocity=True)
             state.no_improvement_count = 0
             if self.verbose:
-                print(f"Setting learning rate to {_learning_rate(net):f}")
+                tqdm.write(f"Setting learning rate to {_learning_rate(net):f}")
             return
         if self.verbose:
-            print(f"{what} did not improve more than tol={self.tol:f} for "
+            tqdm.write(f"{what} did not improve more than tol={self.tol:f} for "
                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         self.stopped = True
         raise StopTraining

@@ -1,5 +1,8 @@
 """TrainingHistoryDisplay, sklearn's displays with skdeep estimators, and progress output."""
 
+import subprocess
+import sys
+
 import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -65,3 +68,13 @@ def test_verbose_2_adds_a_progress_bar_with_the_loss(digits, capsys):
     assert "3/3" in captured.err and "loss=" in captured.err
     # scikit-learn prints its lines for any truthy verbose: the bar comes on top
     assert captured.out.splitlines()[2].startswith("Iteration 3, loss = ")
+
+
+def test_with_verbose_2_each_line_of_text_starts_a_line_of_its_own_in_a_terminal():
+    # a terminal shows stdout and stderr together: the bar is cleared before each line is printed
+    code = ("from sklearn.datasets import load_iris\nfrom skdeep import MLPClassifier\n"
+            "MLPClassifier(max_iter=3, verbose=2, random_state=0).fit(*load_iris(return_X_y=True))\n")
+    shown = subprocess.run([sys.executable, "-W", "ignore", "-c", code], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, check=True).stdout
+    lines = [line.split("\r")[-1] for line in shown.split("\n") if "Iteration" in line]
+    assert len(lines) == 3 and all(line.startswith("Iteration") for line in lines), shown
