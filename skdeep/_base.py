@@ -267,7 +267,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             # a failed call never looks fitted, and never loses the model trained before it
             self._forget_fit() if before is None else before.restore(self)
             if _out_of_memory(error):
-                raise _with_memory_advice(error, self, unfitted=reset) from error
+                raise _with_memory_advice(error, self, unfitted=before is None) from error
             raise
         if interrupt is not None:  # the finished epochs are kept; the caller stops
             raise interrupt

@@ -199,6 +199,16 @@ def test_cpu_out_of_memory_gets_the_same_advice_as_a_gpus(iris):
         clf.fit(X, y)
 
 
+def test_out_of_memory_in_a_refit_says_the_earlier_model_is_kept(iris):
+    X, y = iris
+    clf = interrupted(at=None, max_iter=3).fit(X, y)
+    before = clf.predict_proba(X)
+    clf.set_params(module_params={"at": 2, "error": MemoryError})
+    with pytest.raises(MemoryError, match="The estimator was left as it was before this call"):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
 def test_the_module_is_left_in_evaluation_mode(iris):
     X, y = iris
     clf = MLPClassifier(dropout=0.5, max_iter=3, random_state=0).fit(X, y)
