@@ -11,6 +11,7 @@ and a slow spell hits every system alike.
 
 Cases: ``tabular`` (100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10
 epochs), ``small`` (breast_cancer, (100,), 200 epochs, batch 200, steady state),
+``widths`` (the same at widths 16 to 256),
 ``busy`` (the same beside two CPU-bound processes), ``cold`` (a new process that
 imports and fits once), ``onerow`` (one-row predict and predict_proba),
 ``partial`` (partial_fit on a stream of small batches), ``predict`` (batched
@@ -303,6 +304,30 @@ def case_small(device):
             "(7 rounds of 3 runs per system, each round after an untimed run)", MEDIAN_HEADER, rows)
 
 
+def case_widths(device):
+    """The small fit at other widths: where torch's cost per operation outweighs the arithmetic."""
+    import sklearn.neural_network as sknn
+
+    import skdeep
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rows = []
+    for width in (16, 32, 100, 256):
+        params = dict(hidden_layer_sizes=(width,), batch_size=200, max_iter=200, n_iter_no_change=200,
+                      random_state=0)
+        times = interleaved_times({
+            SKLEARN: lambda params=params: sknn.MLPClassifier(**params).fit(X, y),
+            "skdeep": lambda params=params: skdeep.MLPClassifier(device=str(device), **params).fit(X, y),
+        }, rounds=7, settle=True)
+        median = {name: statistics.median(values) for name, values in times.items()}
+        rows.append([f"({width},)", f"{median[SKLEARN]:.3f} s", f"{median['skdeep']:.3f} s",
+                     f"{median['skdeep'] / median[SKLEARN]:.2f}x"])
+    return ("Small fits by width: breast_cancer, one hidden layer, 200 epochs, batch 200 (7 rounds per width, each "
+            "run after an untimed one)", ["hidden layer", SKLEARN, "skdeep MLPClassifier", "skdeep / scikit-learn"],
+            rows)
+
+
 _CPU_HOG = "while True: pass"
 
 
@@ -440,7 +465,7 @@ def case_memory(device):
 
 
 _DASK_MEMORY_CHILD = """
-import resource, sys, time, warnings
+import sys, time, warnings
 warnings.simplefilter("ignore")
 import dask.array as da, numpy as np
 import skdeep
@@ -449,12 +474,16 @@ skdeep.MLPClassifier((64,), max_iter=1).fit(rng.normal(size=(2000, 40)), np.aran
 X = da.random.RandomState(0).normal(size=(3_000_000, 40), chunks=(100_000, 40)).astype(np.float32)
 y = (X[:, 0] + X[:, 1] > 0).astype(int)
 X_test = np.asarray(X[:20_000]); y_test = np.asarray(y[:20_000])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def status_mb(field):  # from /proc/self/status, in MB
+    line = next(line for line in open("/proc/self/status") if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) starts again from the resident size now
+before = status_mb("VmRSS")
 start = time.perf_counter()
 model = skdeep.MLPClassifier((64,), batch_size=1024, max_iter=1, device=sys.argv[1], random_state=0).fit(X, y)
 seconds = time.perf_counter() - start
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(X.nbytes / 2**20, after - before, seconds, model.score(X_test, y_test))
+print(X.nbytes / 2**20, status_mb("VmHWM") - before, seconds, model.score(X_test, y_test))
 """
 
 
@@ -466,7 +495,8 @@ def case_dask_memory(device):
     rows = [["X (float32 dask array, 30 blocks of 100,000 rows), never in memory whole", f"{x_mb:.0f} MB"],
             ["peak resident memory added by fit (one epoch)", f"{added:.0f} MB"],
             ["fit time", f"{seconds:.1f} s"], ["accuracy on 20,000 of its rows", f"{score:.3f}"]]
-    return ("Out-of-core: MLPClassifier((64,)).fit on a dask array (peak RSS above the level before fit)",
+    return ("Out-of-core: MLPClassifier((64,)).fit on a dask array (the peak resident memory during fit above the "
+            "resident memory before it)",
             ["what", "value"], rows)
 
 
@@ -490,11 +520,14 @@ def case_parallel(device):
     except ImportError:
         pass
     else:
+        environment = dict(os.environ)  # the cluster sets OMP_NUM_THREADS=1 here, for the later cases' processes too
         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster), \
                 joblib.parallel_config("dask"):
             GridSearchCV(pipe, {"mlpclassifier__max_iter": [1, 2]}, cv=2, n_jobs=-1).fit(X, y)  # start torch
             seconds["Dask LocalCluster, 2 single-threaded workers"] = timed(
                 lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=-1).fit(X, y))[0]
+        os.environ.clear()
+        os.environ.update(environment)
     sequential = seconds["n_jobs=1"]
     rows = [[name, f"{value:.2f} s", f"{sequential / value:.2f}x"] for name, value in seconds.items()]
     return (f"Parallel search: GridSearchCV, 8 candidates x 3 folds, breast_cancer, 300 epochs each, "
@@ -672,12 +705,13 @@ def case_gpu_mlp(device):
             ["batch", "system", "samples/s", "speed vs hand-written", "accuracy"], rows)
 
 
-CASES = {"tabular": case_tabular, "small": case_small, "busy": case_busy, "cold": case_cold, "onerow": case_onerow,
+CASES = {"tabular": case_tabular, "small": case_small, "widths": case_widths, "busy": case_busy, "cold": case_cold,
+         "onerow": case_onerow,
          "partial": case_partial, "predict": case_predict, "memory": case_memory, "parallel": case_parallel,
          "ddp": case_ddp, "dask_memory": case_dask_memory, "cnn": case_cnn, "vgg": case_vgg,
          "gpu_mlp": case_gpu_mlp}
-CPU_CASES = ["tabular", "small", "busy", "cold", "onerow", "partial", "predict", "memory", "dask_memory", "parallel",
-             "ddp", "cnn", "vgg"]
+CPU_CASES = ["tabular", "small", "widths", "busy", "cold", "onerow", "partial", "predict", "memory", "dask_memory",
+             "parallel", "ddp", "cnn", "vgg"]
 
 
 # -- report ---------------------------------------------------------------------------
