@@ -5,7 +5,7 @@ dask DataFrame without holding it in memory: the targets and sample weights,
 one value per row, are computed whole, and the rows of X are computed one
 block at a time. Each epoch visits the blocks in a new random order and
 shuffles the rows within each block; batches hold ``batch_size`` rows as in
-memory, the rows one block leaves over joining the next block's. A block is
+memory, the rows one block leaves over joining the next block's first rows. A block is
 validated as any X is (finite values, its width) when it is computed. ``predict``,
 ``predict_proba`` and the other per-row methods map over the blocks lazily
 and return dask arrays, as dask-ml's ``ParallelPostFit`` does.
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_array
 
-from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
+from skdeep._data import ArrayDataset, as_tensor_source, batch_bounds
 
 
 def is_dask_collection(X):
@@ -97,10 +97,12 @@ class BlockDataset:
 class BlockIterator:
     """Batches of a :class:`BlockDataset`: the blocks in a new order each pass, their rows shuffled.
 
-    Batches hold ``batch_size`` rows, as in memory, whatever the block sizes:
-    the rows a block leaves over are batched with the next block's. Only one
-    block, and fewer than ``batch_size`` rows of the blocks before it, are held
-    at a time. Parameters are those of :class:`skdeep._data.BatchIterator`.
+    The batches are those of the same rows in memory (``batch_size`` rows, a
+    last batch of one row folded into the one before with ``fold_single``),
+    whatever the block sizes: a batch that spans blocks takes the rows one
+    block leaves over, copied, and the first rows of the next. One block, and
+    fewer than ``batch_size`` rows of the blocks before it, are held at a
+    time. Parameters are those of :class:`skdeep._data.BatchIterator`.
 
     Examples
     --------
@@ -121,21 +123,28 @@ class BlockIterator:
         self.fold_single = fold_single
 
     def __iter__(self):
-        n_blocks = len(self.dataset.X.offsets) - 1
-        order = torch.randperm(n_blocks, generator=self.generator).tolist() if self.shuffle else range(n_blocks)
-        left_over = None
-        for position, index in enumerate(order):
-            rows = self.dataset.block(index)
-            if left_over is not None:
-                rows = left_over.concatenate(rows)
-            last = position == len(order) - 1  # the epoch's last batch may be short (one row: folded)
-            batches = BatchIterator(rows, self.batch_size, self.shuffle, self.generator, self.device,
-                                    fold_single=last and self.fold_single)
-            indices = list(batches.indices())
-            left_over = None if last or len(rows) % self.batch_size == 0 else rows.subset(indices.pop())
-            device = None if self.device is None or rows.is_on(self.device) else self.device
-            for batch_rows in indices:
-                yield rows.batch(batch_rows, device)
+        sizes = np.diff(self.dataset.X.offsets)
+        order = torch.randperm(len(sizes), generator=self.generator).tolist() if self.shuffle else range(len(sizes))
+        ends = iter(batch_bounds(int(sizes.sum()), self.batch_size, self.fold_single)[1:])
+        end, taken, carried = next(ends, None), 0, None  # (carried: rows of a batch begun in earlier blocks)
+        for index in (index for index in order if sizes[index] > 0):  # (filtering can leave blocks empty)
+            block = self.dataset.block(index)
+            rows = torch.randperm(len(block), generator=self.generator) if self.shuffle else torch.arange(len(block))
+            device = None if self.device is None or block.is_on(self.device) else self.device
+            start = 0
+            while start < len(block):
+                piece = rows[start:start + end - taken]
+                start, taken = start + len(piece), taken + len(piece)
+                if taken < end:  # the block ends inside this batch: keep a copy of its rows, not the block
+                    carried = block.subset(piece) if carried is None else carried.concatenate(block.subset(piece))
+                    continue
+                if carried is None:
+                    yield block.batch(piece if self.shuffle else slice(int(piece[0]), int(piece[-1]) + 1), device)
+                else:
+                    yield carried.concatenate(block.subset(piece)).batch(slice(None), device)
+                    carried = None
+                end = next(ends, None)
+            del block, rows  # before the next block is computed
 
 
 def blockwise(n_columns):
@@ -155,6 +164,8 @@ def blockwise(n_columns):
             names = getattr(X, "columns", None)
 
             def on_block(block):  # a DataFrame's blocks keep its column names
+                if len(block) == 0:  # (filtering can leave blocks empty)
+                    return sample[:0]
                 return method(self, block if names is None else pd.DataFrame(block, columns=names), *args, **kwargs)
 
             rows = row_blocks(X)

@@ -243,6 +243,24 @@ def _to_device(data, device):
     return data.to(device, non_blocking=True)
 
 
+def batch_bounds(n_samples, batch_size, fold_single=False):
+    """Where the batches of an epoch start, and ``n_samples`` at the end.
+
+    With ``fold_single``, a last batch of one sample is folded into the one
+    before it (batch normalisation cannot train on one sample).
+
+    Examples
+    --------
+    >>> from skdeep._data import batch_bounds
+    >>> batch_bounds(10, 4), batch_bounds(9, 4, fold_single=True)
+    ([0, 4, 8, 10], [0, 4, 9])
+    """
+    starts = list(range(0, n_samples, batch_size))
+    if fold_single and len(starts) > 1 and n_samples - starts[-1] == 1:
+        starts.pop()
+    return starts + [n_samples]
+
+
 class BatchIterator:
     """Iterate over an :class:`ArrayDataset` in batches.
 
@@ -277,15 +295,8 @@ class BatchIterator:
         self.device = device
         self.fold_single = fold_single
 
-    def _starts(self):
-        n_samples = len(self.dataset)
-        starts = list(range(0, n_samples, self.batch_size))
-        if self.fold_single and len(starts) > 1 and n_samples - starts[-1] == 1:
-            starts.pop()
-        return starts + [n_samples]
-
     def __len__(self):
-        return len(self._starts()) - 1
+        return len(batch_bounds(len(self.dataset), self.batch_size, self.fold_single)) - 1
 
     def indices(self, tensors=False):
         """Yield the rows of each batch, in order.
@@ -302,7 +313,7 @@ class BatchIterator:
             order = torch.arange(n_samples)
         if order is not None and torch.is_tensor(self.dataset.X):
             order = order.to(self.dataset.X.device)
-        bounds = self._starts()
+        bounds = batch_bounds(n_samples, self.batch_size, self.fold_single)
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             yield slice(start, stop) if order is None else order[start:stop]
 

@@ -24,9 +24,9 @@ def data():
 class BlockLog:
     """A dask array over X that records which blocks are computed, and their sizes."""
 
-    def __init__(self, X, chunk=CHUNK):
+    def __init__(self, X, chunks=CHUNK):
         self.calls = []
-        self.array = da.from_array(X, chunks=(chunk, X.shape[1])).map_blocks(self._record, dtype=X.dtype)
+        self.array = da.from_array(X, chunks=(chunks, X.shape[1])).map_blocks(self._record, dtype=X.dtype)
 
     def _record(self, block, block_info=None):
         if block_info is not None:  # (dask also calls with a zero-size block to learn the output type)
@@ -143,32 +143,47 @@ def test_integer_dask_input_trains_in_float32_as_in_memory(data):
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
-@pytest.mark.parametrize("chunk", [7, 50, 64, 1000])
-def test_batches_hold_batch_size_rows_whatever_the_block_sizes(shuffle, chunk):
-    # blocks smaller than a batch, equal to it, and with rows left over: the batches of an
-    # epoch are those of the same data in memory, and each row is in exactly one of them
+@pytest.mark.parametrize("n_rows, chunks", [(3001, 7), (3001, 50), (3001, 64), (3001, 1000), (3009, 64),
+                                            (65, (64, 1)), (65, (1, 64)), (130, (0, 64, 0, 65, 1))])
+def test_batches_are_those_in_memory_whatever_the_block_sizes(shuffle, n_rows, chunks):
+    # blocks smaller than a batch, equal to it, with rows left over, empty, or a last one of one row
+    # (folded into the batch before, as in memory): each row in exactly one batch, with its target
     import torch
 
     from skdeep._blocks import BlockDataset, BlockIterator, BlockRows
     from skdeep._data import ArrayDataset, BatchIterator
 
-    X = np.arange(2 * 3001, dtype=np.float32).reshape(3001, 2)
-    log = BlockLog(X, chunk)
-    dataset = BlockDataset(BlockRows(log.array), torch.arange(3001), None, torch.float32)
-    batches = list(BlockIterator(dataset, batch_size=64, shuffle=shuffle, generator=torch.Generator().manual_seed(0),
-                                 fold_single=True))
-    in_memory = BatchIterator(ArrayDataset(torch.from_numpy(X)), batch_size=64, fold_single=True)
-    assert [len(X_batch) for X_batch, _ in batches] == [len(X_batch) for X_batch, _ in in_memory]
-    rows = torch.cat([X_batch[:, 0] for X_batch, _ in batches]).long() // 2
-    targets = torch.cat([y_batch for _, y_batch in batches])
-    assert sorted(rows.tolist()) == list(range(3001)) and torch.equal(rows, targets)  # rows keep their targets
-    assert (rows.tolist() != list(range(3001))) == shuffle
-    assert len(log.calls) == len(range(0, 3001, chunk)) and max(size for _, size in log.calls) <= chunk
+    X = np.arange(2 * n_rows, dtype=np.float32).reshape(n_rows, 2)
+    log = BlockLog(X, chunks)
+    dataset = BlockDataset(BlockRows(log.array), torch.arange(n_rows), None, torch.float32)
+    for seed in range(3 if shuffle else 1):
+        batches = list(BlockIterator(dataset, batch_size=64, shuffle=shuffle,
+                                     generator=torch.Generator().manual_seed(seed), fold_single=True))
+        in_memory = BatchIterator(ArrayDataset(torch.from_numpy(X)), batch_size=64, fold_single=True)
+        assert [len(X_batch) for X_batch, _ in batches] == [len(X_batch) for X_batch, _ in in_memory]
+        rows = torch.cat([X_batch[:, 0] for X_batch, _ in batches]).long() // 2
+        targets = torch.cat([y_batch for _, y_batch in batches])
+        assert sorted(rows.tolist()) == list(range(n_rows)) and torch.equal(rows, targets)
+        assert (rows.tolist() != list(range(n_rows))) == shuffle
+    blocks = log.array.chunks[0]
+    assert max(size for _, size in log.calls) == max(blocks)  # one block computed at a time
+    assert len(log.calls) == (3 if shuffle else 1) * sum(size > 0 for size in blocks)  # empty ones skipped
 
 
-def test_one_row_blocks_train_with_batch_norm_as_in_memory(data):
+@pytest.mark.parametrize("random_state", range(8))
+def test_one_row_blocks_train_with_batch_norm_as_in_memory(data, random_state):
     X, y = data
-    streamed = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=0).fit(
-        da.from_array(X[:601], chunks=30), y[:601])  # a last block of one row
-    in_memory = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=0).fit(X[:601], y[:601])
+    streamed = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=random_state).fit(
+        da.from_array(X[:601], chunks=30), y[:601])  # a last block of one row, wherever the shuffle puts it
+    in_memory = MLPClassifier((8,), batch_norm=True, max_iter=20, random_state=random_state).fit(X[:601], y[:601])
     assert streamed.score(X, y) > in_memory.score(X, y) - 0.03
+
+
+def test_blocks_left_empty_by_filtering_train_and_predict(data):
+    X, y = data
+    X_blocks, y_blocks = da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK)
+    kept = (X_blocks[:, 0] > 0) & (da.arange(N_ROWS, chunks=CHUNK) >= CHUNK)  # the first block: no rows left
+    X_kept, y_kept = X_blocks[kept].compute_chunk_sizes(), y_blocks[kept].compute_chunk_sizes()
+    assert X_kept.chunks[0][0] == 0
+    model = MLPClassifier((8,), max_iter=2, random_state=0).fit(X_kept, y_kept)
+    np.testing.assert_array_equal(model.predict(X_kept).compute(), model.predict(X_kept.compute()))
