@@ -480,6 +480,11 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             net = self._new_net(config, module, device)
             if not reset:  # a warm start: the new optimizer and schedule start from the previous weights
                 _continue_training(net, self.net_)
+        # what the net is built from, to rebuild it from on loading whatever set_params changes later (set
+        # before training: scikit-learn's callbacks save copies of the estimator at each epoch); a continued
+        # partial_fit keeps the module, and builds a new optimizer after the solver changed
+        self._built_with = ({**self._built_with, "solver": self.solver} if continuing
+                            else copy.deepcopy(self.get_params(deep=False)))
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
         with seeded_training(seed, device, net.module_, own_module=self._own_module):
             epochs_before = len(net.history)
@@ -544,10 +549,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _record_training(self, net, config, state, epochs_before, n_train, reset, incremental):
         self.net_ = net
-        # what the net was built from, to rebuild it from on loading whatever set_params changed since
-        # (a continued partial_fit keeps the module, and builds a new optimizer after the solver changed)
-        self._built_with = ({**self._built_with, "solver": self.solver} if incremental and not reset
-                            else self.get_params(deep=False))
         epochs = len(net.history) - epochs_before
         stochastic = self.solver in STOCHASTIC_SOLVERS
         self.t_ = (0 if reset else self.t_) + (epochs * n_train if stochastic else 0)  # scikit-learn's count

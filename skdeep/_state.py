@@ -31,7 +31,10 @@ from skorch.history import History
 from skdeep._device import resolve_device
 
 #: the layout of the saved state; bump it when the fitted attributes or the network's state change
-FORMAT = 1
+#: (2: the network's state may hold the parameters it was built from)
+FORMAT = 2
+#: the layouts this version reads (1 is 2 without the parameters a network was built from)
+_READABLE_FORMATS = (1, 2)
 _NET_KEYS = {"module", "optimizer", "history", "batch_size", "device"}
 #: scikit-learn's private attributes (metadata routing, callbacks), kept as scikit-learn sets them
 _SKLEARN_ATTRIBUTES = {"_metadata_request", "_skl_callbacks", "_parent_callback_ctx", "_callback_fit_ctx",
@@ -188,10 +191,10 @@ def restore_estimator(estimator, state):
     saved = saved if type(saved) is dict and foreign_type(saved) is None else {}
     parameters = {*estimator._get_param_names(), *_SKLEARN_ATTRIBUTES}
     fitted = {name: value for name, value in state.items() if name not in parameters}
-    if net_state is None and not fitted and saved_format in (None, FORMAT):  # an unfitted estimator: its parameters
+    if net_state is None and not fitted and saved_format in (None, *_READABLE_FORMATS):  # unfitted: its parameters
         estimator.__dict__.update(state)
         return
-    if saved_format != FORMAT or not _is_net_state(net_state, set(estimator._get_param_names())):
+    if saved_format not in _READABLE_FORMATS or not _is_net_state(net_state, set(estimator._get_param_names())):
         raise _unreadable(estimator, "it was saved in another layout", saved)
     _check_fitted(estimator, fitted, saved)
     net_state = dict(net_state)

@@ -225,6 +225,24 @@ def test_a_state_of_an_older_layout_is_refused_naming_the_versions(fitted):
         assert loaded.alpha == 0.5 and not hasattr(loaded, "_skdeep_format")
 
 
+def test_the_layout_with_build_parameters_is_a_new_format_and_the_previous_one_still_loads(data, fitted):
+    # a version that cannot rebuild from the saved build parameters refuses the file by its format
+    X, _ = data
+    changed = pickle.loads(pickle.dumps(fitted)).set_params(activation="tanh").__getstate__()
+    assert changed["_skdeep_format"] == 2 and changed["_skdeep_net"]["parameters"] == {"activation": "relu"}
+    previous = {**fitted.__getstate__(), "_skdeep_format": 1}  # as the previous version saved it
+    loaded = MLPClassifier.__new__(MLPClassifier)
+    loaded.__setstate__(previous)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_parameters_changed_in_place_after_fit_do_not_change_the_saved_build(data):
+    X, y = data
+    model = MLPClassifier(hidden_layer_sizes=[8], max_iter=3, random_state=0).fit(X, y)
+    model.hidden_layer_sizes.append(4)  # in place, not through set_params
+    np.testing.assert_array_equal(_through_pickle(model).predict_proba(X), model.predict_proba(X))
+
+
 def test_an_unreadable_state_names_only_the_versions_that_differ(fitted):
     state = fitted.__getstate__()
     state["_skdeep_versions"] = {**state["_skdeep_versions"], "torch": "1.0.0"}

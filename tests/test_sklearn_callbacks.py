@@ -1,5 +1,7 @@
 """scikit-learn's callback API (sklearn.callback, scikit-learn >= 1.9)."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -49,6 +51,27 @@ def test_callbacks_see_the_model_as_trained_so_far_and_can_stop_it(digits):
     assert clf.n_iter_ == 5 and len(recorder.scores) == 5
     assert recorder.scores[-1] > recorder.scores[0] + 0.2
     assert recorder.scores[-1] == pytest.approx(clf.score(X, y))
+
+
+class Saver(Recorder):
+    """Pickles the model of each epoch, and keeps its predictions."""
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch":
+            self.scores.append((pickle.dumps(fitted_estimator), fitted_estimator.predict_proba(self.X)))
+        return False
+
+
+@pytest.mark.parametrize("change, call", [(dict(activation="tanh"), "fit"), (dict(solver="sgd"), "partial_fit")])
+def test_the_models_callbacks_save_load_as_they_were_after_set_params(digits, change, call):
+    X, y = digits
+    saver = Saver(X=X)
+    clf = MLPClassifier((8,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    getattr(clf.set_params(**change).set_callbacks(saver), call)(X, y)  # a new tanh module; a new SGD optimizer
+    saved, proba = saver.scores[-1]
+    loaded = pickle.loads(saved)
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    np.testing.assert_array_equal(loaded.partial_fit(X, y).predict_proba(X), clf.partial_fit(X, y).predict_proba(X))
 
 
 def test_a_cnn_reports_too_and_stopping_by_convergence_closes_the_epoch(digits):
