@@ -158,6 +158,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
         if isinstance(self.class_weight, dict) and self._multilabel:
             raise ValueError("For multilabel y, the 'class_weight' parameter must be 'balanced' or a list of "
                              "{0: weight, 1: weight} dicts, one per label; got a dict.")
+        if isinstance(self.class_weight, list) and not all(isinstance(weights, dict) for weights in self.class_weight):
+            raise ValueError(f"The 'class_weight' parameter, as a list, must hold one {{0: weight, 1: weight}} dict "
+                             f"per label; got {self.class_weight!r}.")
         if isinstance(self.class_weight, list) and not self._multilabel:
             raise ValueError("The 'class_weight' parameter is a list of dicts, one per label, for multilabel y; "
                              "for one label per sample, pass one {label: weight} dict.")

@@ -468,6 +468,8 @@ def test_class_weights_of_the_wrong_shape_for_y_are_named(iris):
         MLPClassifier(class_weight={0: 1.0, 1: 2.0}, max_iter=2).fit(X, Y)
     with pytest.raises(ValueError, match="'class_weight' parameter is a list of dicts, one per label, for multilabel"):
         MLPClassifier(class_weight=[{0: 1.0}], max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="as a list, must hold one .* dict per label; got \\[2.0, 1.0\\]"):
+        MLPClassifier(class_weight=[2.0, 1.0], max_iter=2).fit(X, Y)
 
 
 def test_balanced_class_weight_is_refused_by_partial_fit_which_sees_one_batch(iris):
