@@ -521,13 +521,15 @@ def case_parallel(device):
         pass
     else:
         environment = dict(os.environ)  # the cluster sets OMP_NUM_THREADS=1 here, for the later cases' processes too
-        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster), \
-                joblib.parallel_config("dask"):
-            GridSearchCV(pipe, {"mlpclassifier__max_iter": [1, 2]}, cv=2, n_jobs=-1).fit(X, y)  # start torch
-            seconds["Dask LocalCluster, 2 single-threaded workers"] = timed(
-                lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=-1).fit(X, y))[0]
-        os.environ.clear()
-        os.environ.update(environment)
+        try:
+            with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+                    Client(cluster), joblib.parallel_config("dask"):
+                GridSearchCV(pipe, {"mlpclassifier__max_iter": [1, 2]}, cv=2, n_jobs=-1).fit(X, y)  # start torch
+                seconds["Dask LocalCluster, 2 single-threaded workers"] = timed(
+                    lambda: GridSearchCV(pipe, grid, cv=3, n_jobs=-1).fit(X, y))[0]
+        finally:
+            os.environ.clear()
+            os.environ.update(environment)
     sequential = seconds["n_jobs=1"]
     rows = [[name, f"{value:.2f} s", f"{sequential / value:.2f}x"] for name, value in seconds.items()]
     return (f"Parallel search: GridSearchCV, 8 candidates x 3 folds, breast_cancer, 300 epochs each, "

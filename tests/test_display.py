@@ -76,5 +76,5 @@ def test_with_verbose_2_each_line_of_text_starts_a_line_of_its_own_in_a_terminal
             "MLPClassifier(max_iter=3, verbose=2, random_state=0).fit(*load_iris(return_X_y=True))\n")
     shown = subprocess.run([sys.executable, "-W", "ignore", "-c", code], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, check=True).stdout
-    lines = [line.split("\r")[-1] for line in shown.split("\n") if "Iteration" in line]
+    lines = [line for line in shown.splitlines() if "Iteration" in line]  # (the bar's carriage returns split lines)
     assert len(lines) == 3 and all(line.startswith("Iteration") for line in lines), shown
