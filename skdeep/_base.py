@@ -36,7 +36,7 @@ from skdeep._blocks import BlockDataset, BlockRows, is_dask_collection, row_bloc
 from skdeep._callbacks import ConvergenceState, check_finite_weights
 from skdeep._checkpoint import TrainingCheckpoint, fit_identity
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
-from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device
+from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device, shared_tensor
 from skdeep._device import resolve_device
 from skdeep._distributed import DataParallel
 from skdeep._net import PREDICT_BATCH_SIZE, SkdeepNet
@@ -354,7 +354,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if self._y_numeric:
             check_representable(y, dtype, "y", "scale the targets (for example with "
                                 "sklearn.compose.TransformedTargetRegressor)")
-        target = torch.from_numpy(self._target_array(y, dtype))
+        target = shared_tensor(self._target_array(y, dtype))
         weight = None
         if not np.all(sample_weight == 1.0):
             check_representable(sample_weight, dtype, "sample_weight", "rescale the weights", positive=True)

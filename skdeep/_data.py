@@ -48,12 +48,26 @@ def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
     X = np.ascontiguousarray(X, dtype=_NUMPY_DTYPES[dtype])
     if sample_shape is not None:
         X = X.reshape(len(X), *sample_shape)
-    if X.flags.writeable:
-        return torch.from_numpy(X)
+    return shared_tensor(X)
+
+
+def shared_tensor(array):
+    """``array`` as a tensor sharing its memory, read-only arrays (memmaps) included: skdeep never writes to them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdeep._data import shared_tensor
+    >>> array = np.arange(3.0)
+    >>> array.flags.writeable = False
+    >>> shared_tensor(array)
+    tensor([0., 1., 2.], dtype=torch.float64)
+    """
+    if array.flags.writeable:
+        return torch.from_numpy(array)
     with warnings.catch_warnings():
-        # A read-only input (memmap) is shared as is: skdeep never writes to X.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        return torch.from_numpy(X)
+        return torch.from_numpy(array)
 
 
 def check_representable(values, dtype, name, advice, *, positive=False, prefix=""):

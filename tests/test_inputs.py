@@ -1,5 +1,7 @@
 """Input and target types, and the errors bad input gets."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -34,6 +36,16 @@ def test_pandas_dataframe_keeps_and_checks_feature_names(iris_frame):
     np.testing.assert_array_equal(clf.predict(X), clf.predict(X.to_numpy()))
     with pytest.raises(ValueError, match="feature names should match"):
         clf.predict(X.rename(columns={X.columns[0]: "renamed"}))
+
+
+def test_read_only_arrays_train_without_a_warning(tmp_path):
+    # as scikit-learn's estimator checks pass memmaps; torch warns once a process, so in a process of its own
+    code = ("import numpy as np\nfrom skdeep import MLPRegressor\n"
+            "X = np.random.RandomState(0).normal(size=(50, 3))\ny = X.sum(axis=1)\n"
+            "X.flags.writeable = y.flags.writeable = False\n"
+            "MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, precision='float64').fit(X, y)\n")
+    subprocess.run([sys.executable, "-W", "error::UserWarning:torch", "-W", "error:The given NumPy array",
+                    "-W", "ignore::sklearn.exceptions.ConvergenceWarning", "-c", code], check=True)
 
 
 def test_polars_dataframe_works_like_pandas(iris_frame):
