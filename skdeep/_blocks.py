@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_array
 
-from skdeep._data import ArrayDataset, as_tensor_source, batch_bounds
+from skdeep._data import ArrayDataset, EpochBatches, as_tensor_source, batch_bounds
 
 
 def is_dask_collection(X):
@@ -94,7 +94,7 @@ class BlockDataset:
         return ArrayDataset(source, self.y[start:stop], weight, self.dtype)
 
 
-class BlockIterator:
+class BlockIterator(EpochBatches):
     """Batches of a :class:`BlockDataset`: the blocks in a new order each pass, their rows shuffled.
 
     The batches are those of the same rows in memory (``batch_size`` rows, a
@@ -102,7 +102,7 @@ class BlockIterator:
     whatever the block sizes: a batch that spans blocks takes the rows one
     block leaves over, copied, and the first rows of the next. One block, and
     fewer than ``batch_size`` rows of the blocks before it, are held at a
-    time. Parameters are those of :class:`skdeep._data.BatchIterator`.
+    time. Parameters are those of :class:`skdeep._data.EpochBatches`.
 
     Examples
     --------
@@ -113,14 +113,6 @@ class BlockIterator:
     >>> [len(X) for X, _ in BlockIterator(dataset, batch_size=4)]
     [4, 4, 2]
     """
-
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None, fold_single=False):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = generator
-        self.device = device
-        self.fold_single = fold_single
 
     def __iter__(self):
         sizes = np.diff(self.dataset.X.offsets)

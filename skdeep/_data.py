@@ -275,12 +275,12 @@ def batch_bounds(n_samples, batch_size, fold_single=False):
     return starts + [n_samples]
 
 
-class BatchIterator:
-    """Iterate over an :class:`ArrayDataset` in batches.
+class EpochBatches:
+    """The batches of one pass over a dataset: the options they are drawn with, and their number.
 
     Parameters
     ----------
-    dataset : ArrayDataset
+    dataset : ArrayDataset or skdeep._blocks.BlockDataset
     batch_size : int
     shuffle : bool, default=False
         Draw a new permutation of the rows at each pass.
@@ -291,14 +291,6 @@ class BatchIterator:
     fold_single : bool, default=False
         Fold a last batch of one sample into the batch before it (batch
         normalisation cannot train on one sample).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skdeep._data import ArrayDataset, BatchIterator
-    >>> batches = BatchIterator(ArrayDataset(torch.zeros(10, 3)), batch_size=4)
-    >>> [len(X) for X, _ in batches]
-    [4, 4, 2]
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, generator=None, device=None, fold_single=False):
@@ -311,6 +303,21 @@ class BatchIterator:
 
     def __len__(self):
         return len(batch_bounds(len(self.dataset), self.batch_size, self.fold_single)) - 1
+
+
+class BatchIterator(EpochBatches):
+    """Iterate over an :class:`ArrayDataset` in batches.
+
+    Parameters are those of :class:`EpochBatches`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._data import ArrayDataset, BatchIterator
+    >>> batches = BatchIterator(ArrayDataset(torch.zeros(10, 3)), batch_size=4)
+    >>> [len(X) for X, _ in batches]
+    [4, 4, 2]
+    """
 
     def indices(self, tensors=False):
         """Yield the rows of each batch, in order.

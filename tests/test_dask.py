@@ -157,8 +157,10 @@ def test_batches_are_those_in_memory_whatever_the_block_sizes(shuffle, n_rows, c
     log = BlockLog(X, chunks)
     dataset = BlockDataset(BlockRows(log.array), torch.arange(n_rows), None, torch.float32)
     for seed in range(3 if shuffle else 1):
-        batches = list(BlockIterator(dataset, batch_size=64, shuffle=shuffle,
-                                     generator=torch.Generator().manual_seed(seed), fold_single=True))
+        iterator = BlockIterator(dataset, batch_size=64, shuffle=shuffle,
+                                 generator=torch.Generator().manual_seed(seed), fold_single=True)
+        batches = list(iterator)
+        assert len(iterator) == len(batches)
         in_memory = BatchIterator(ArrayDataset(torch.from_numpy(X)), batch_size=64, fold_single=True)
         assert [len(X_batch) for X_batch, _ in batches] == [len(X_batch) for X_batch, _ in in_memory]
         rows = torch.cat([X_batch[:, 0] for X_batch, _ in batches]).long() // 2
