@@ -17,6 +17,7 @@ parameters (a ``TorchClassifier``'s module class is one of them). That is
 what lets skops load a model trusting no more than the estimator's class.
 """
 
+import copy
 import re
 import warnings
 
@@ -209,7 +210,7 @@ def restore_estimator(estimator, state):
         estimator.__dict__.update(built_with)  # the parameters the net was built from, checked as a fit checks them
         estimator._validate_params()
         estimator.net_ = _rebuild_net(estimator, net_state)
-        estimator._built_with = estimator.get_params(deep=False)
+        estimator._built_with = copy.deepcopy(estimator.get_params(deep=False))
         estimator.__dict__.update(current)  # and those set since, as they were saved
     except Exception as error:
         estimator.__dict__.clear()  # nothing half-loaded

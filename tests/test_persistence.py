@@ -239,8 +239,10 @@ def test_the_layout_with_build_parameters_is_a_new_format_and_the_previous_one_s
 def test_parameters_changed_in_place_after_fit_do_not_change_the_saved_build(data):
     X, y = data
     model = MLPClassifier(hidden_layer_sizes=[8], max_iter=3, random_state=0).fit(X, y)
-    model.hidden_layer_sizes.append(4)  # in place, not through set_params
-    np.testing.assert_array_equal(_through_pickle(model).predict_proba(X), model.predict_proba(X))
+    loaded = _through_pickle(model)
+    for kept in (model, loaded):  # as fitted, and as loaded
+        kept.hidden_layer_sizes.append(4)  # in place, not through set_params
+        np.testing.assert_array_equal(_through_pickle(kept).predict_proba(X), model.predict_proba(X))
 
 
 def test_an_unreadable_state_names_only_the_versions_that_differ(fitted):
