@@ -5,10 +5,11 @@ dask DataFrame without holding it in memory: the targets and sample weights,
 one value per row, are computed whole, and the rows of X are computed one
 block at a time. Each epoch visits the blocks in a new random order and
 shuffles the rows within each block; batches hold ``batch_size`` rows as in
-memory, the rows one block leaves over joining the next block's first rows. A block is
-validated as any X is (finite values, its width) when it is computed. ``predict``,
-``predict_proba`` and the other per-row methods map over the blocks lazily
-and return dask arrays, as dask-ml's ``ParallelPostFit`` does.
+memory, the rows one block leaves over joining the next block's first rows.
+A block is validated as any X is (finite values, its width) when it is
+computed. ``predict``, ``predict_proba`` and the other per-row methods map
+over the blocks lazily and return dask arrays, as dask-ml's
+``ParallelPostFit`` does.
 """
 
 import functools

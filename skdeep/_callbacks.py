@@ -301,7 +301,7 @@ class ConvergenceMonitor(Callback):
             return
         if self.verbose:
             tqdm.write(f"{what} did not improve more than tol={self.tol:f} for "
-                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                       f"{self.n_iter_no_change} consecutive epochs. Stopping.")
         self.stopped = True
         raise StopTraining
 
