@@ -10,8 +10,8 @@ with garbage_collection_paused():  # torch's import allocates enough to trigger 
     from skdeep._cnn import CNNClassifier, CNNRegressor
     from skdeep._display import TrainingHistoryDisplay
     from skdeep._mlp import MLPClassifier, MLPRegressor
-    from skdeep._state import InconsistentVersionWarning
-    from skdeep._torch import TorchClassifier, TorchRegressor
+    from skdeep._persistence import InconsistentVersionWarning
+    from skdeep._user_module import TorchClassifier, TorchRegressor
 
 __version__ = "0.1.0"
 

@@ -32,8 +32,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
 
-from skdeep._blocks import BlockDataset, BlockRows, is_dask_collection, row_blocks
-from skdeep._callbacks import ConvergenceState, check_finite_weights
+from skdeep._dask import BlockDataset, BlockRows, is_dask_collection, row_blocks
+from skdeep._callbacks import StoppingProgress, check_finite_weights
 from skdeep._checkpoint import TrainingCheckpoint, fit_identity
 from skdeep._config import PRECISIONS, STOCHASTIC_SOLVERS, training_config
 from skdeep._data import ArrayDataset, as_tensor_source, check_representable, place_on_device, shared_tensor
@@ -41,7 +41,7 @@ from skdeep._device import resolve_device
 from skdeep._distributed import DataParallel
 from skdeep._net import PREDICT_BATCH_SIZE, SkdeepNet
 from skdeep._random import seeded_torch, seeded_training
-from skdeep._state import estimator_state, restore_estimator
+from skdeep._persistence import estimator_state, restore_estimator
 from skdeep._threads import torch_threads
 from skdeep.modules import SklearnLoss
 
@@ -61,7 +61,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     Not for direct use: a public estimator combines a task base of
     :mod:`skdeep._tasks` (classification, regression) with an architecture
-    (:mod:`skdeep._mlp`, :mod:`skdeep._cnn`, :mod:`skdeep._torch`); together
+    (:mod:`skdeep._mlp`, :mod:`skdeep._cnn`, :mod:`skdeep._user_module`); together
     they implement the abstract methods below. Every ``fit`` and
     ``partial_fit`` call turns the parameters into a training configuration
     (:func:`skdeep._config.training_config`), so a ``set_params`` between
@@ -111,7 +111,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     # -- what subclasses provide ------------------------------------------------
     # A task base (skdeep._tasks) provides the target encoding, loss, validation
     # score and output non-linearity; an architecture (skdeep._mlp, skdeep._cnn,
-    # skdeep._torch) builds the module.
+    # skdeep._user_module) builds the module.
 
     #: whether y must be numeric (regression) or may hold any labels (classification)
     _y_numeric: bool
@@ -172,7 +172,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     # -- scikit-learn protocol --------------------------------------------------
 
     def __getstate__(self):
-        # plain values and numpy arrays: the net is rebuilt on loading (see skdeep._state)
+        # plain values and numpy arrays: the net is rebuilt on loading (see skdeep._persistence)
         return estimator_state(super().__getstate__())
 
     def __setstate__(self, state):
@@ -392,10 +392,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def _convergence_state(self, reset):
         """The stopping rule's curves and counts that this call goes on from."""
         if reset or self.solver == "lbfgs":
-            return ConvergenceState()
+            return StoppingProgress()
         best_loss = getattr(self, "best_loss_", None)  # (after lbfgs, none of these exists yet)
         best_score = getattr(self, "best_validation_score_", None)
-        return ConvergenceState(
+        return StoppingProgress(
             loss_curve=list(getattr(self, "loss_curve_", [])),
             validation_scores=list(getattr(self, "validation_scores_", None) or []),
             best_loss=np.inf if best_loss is None else best_loss,

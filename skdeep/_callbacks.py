@@ -203,7 +203,7 @@ class DivergenceCheck(Callback):
 
 
 @dataclass
-class ConvergenceState:
+class StoppingProgress:
     """Where scikit-learn's stopping rule stands: kept by the estimator between calls."""
 
     loss_curve: list = field(default_factory=list)
@@ -236,7 +236,7 @@ class ConvergenceMonitor(Callback):
         includes it.
     verbose : bool
         Print scikit-learn's progress lines.
-    state : ConvergenceState
+    state : StoppingProgress
         The curves and counts so far; updated in place.
     validation : tuple (dataset, score) or None, default=None
         Score each epoch with ``score(net, dataset)``; dropped at the end of
@@ -260,7 +260,7 @@ class ConvergenceMonitor(Callback):
         return {"n_iter": self.n_iter, "state": vars(self.state), "best_weights": self._best_weights}
 
     def load_state_dict(self, state):
-        """Go on from ``state``, a :meth:`state_dict` (the shared :class:`ConvergenceState` is updated in place)."""
+        """Go on from ``state``, a :meth:`state_dict` (the shared :class:`StoppingProgress` is updated in place)."""
         self.n_iter = state["n_iter"]
         vars(self.state).update(state["state"])
         self._best_weights = state["best_weights"]

@@ -33,9 +33,9 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
-from skdeep._blocks import BlockRows
+from skdeep._dask import BlockRows
 from skdeep._random import draws_from_global_generators
-from skdeep._state import load_optimizer_state
+from skdeep._persistence import load_optimizer_state
 
 #: version of the layout below; a checkpoint of another version is not resumed from
 FORMAT = 1

@@ -22,7 +22,7 @@ from skdeep._callbacks import (
     LearningRateSchedule,
     SklearnCallbackBridge,
 )
-from skdeep._graph import cuda_graph_mode
+from skdeep._cuda_graph import cuda_graph_mode
 from skdeep._optim import OPTIMIZERS
 from skdeep._penalty import WeightPenalty
 
@@ -66,7 +66,7 @@ class TrainingConfig:
     autocast : torch.dtype or None
         The dtype of mixed-precision forward passes.
     cuda_graph : bool or "auto"
-        Whether training steps are captured as CUDA graphs (see :mod:`skdeep._graph`).
+        Whether training steps are captured as CUDA graphs (see :mod:`skdeep._cuda_graph`).
     data_parallel : skdeep._distributed.DataParallel or None
         This process's part in data-parallel training, inside a
         torch.distributed process group (stochastic solvers only).
@@ -102,7 +102,7 @@ def training_config(estimator, *, n_train, mean_weight, device, incremental, sta
         Where training runs.
     incremental : bool
         Whether this is a ``partial_fit`` call.
-    state : skdeep._callbacks.ConvergenceState
+    state : skdeep._callbacks.StoppingProgress
         The stopping rule's curves and counts so far (stochastic solvers).
     validation : tuple (dataset, score) or None
         The validation set and its scoring function, with early stopping.

@@ -240,7 +240,7 @@ def place_on_device(dataset, device, memory_fraction=0.5):
     host in page-locked memory, from which each batch is copied
     asynchronously. Sparse matrices stay on the host: their batches are built
     there. On the CPU nothing moves, nor does data streamed in blocks
-    (:class:`skdeep._blocks.BlockDataset`), whose batches move as they are built.
+    (:class:`skdeep._dask.BlockDataset`), whose batches move as they are built.
     """
     if device.type == "cpu" or not isinstance(dataset, ArrayDataset):
         return dataset
@@ -280,7 +280,7 @@ class EpochBatches:
 
     Parameters
     ----------
-    dataset : ArrayDataset or skdeep._blocks.BlockDataset
+    dataset : ArrayDataset or skdeep._dask.BlockDataset
     batch_size : int
     shuffle : bool, default=False
         Draw a new permutation of the rows at each pass.

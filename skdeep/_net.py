@@ -28,7 +28,7 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
 - with ``cuda_graph``, ``run_single_epoch`` hands the training batches'
-  row indices to a :class:`~skdeep._graph.CapturedTrainStep`, which replays
+  row indices to a :class:`~skdeep._cuda_graph.CapturedTrainStep`, which replays
   the whole step as one CUDA graph;
 - with ``compile`` or ``cuda_graph``, the outputs and losses that are kept
   beyond a step are cloned: CUDA graphs overwrite their outputs at the next
@@ -50,10 +50,10 @@ from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from skdeep._blocks import BlockDataset, BlockIterator
+from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
-from skdeep._graph import CapturedTrainStep
+from skdeep._cuda_graph import CapturedTrainStep
 from skdeep._lbfgs import ScipyLBFGS
 
 #: Batches at prediction time are larger than in training: no gradients to keep.
@@ -90,7 +90,7 @@ class SkdeepNet(NeuralNet):
         float32, and float16 gradients are loss-scaled.
     cuda_graph : bool or "auto", default=False
         On a GPU, with the training data on it, replay each full training
-        batch's step as one captured CUDA graph (see :mod:`skdeep._graph`).
+        batch's step as one captured CUDA graph (see :mod:`skdeep._cuda_graph`).
         The optimizer must be capturable, with its learning rate as a tensor.
         True warns when it cannot capture; "auto" trains without a graph
         quietly then.

@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from skdeep._base import BaseNeuralEstimator, dtype_to_numpy
-from skdeep._blocks import blockwise
+from skdeep._dask import blockwise
 from skdeep._config import STOCHASTIC_SOLVERS
 
 

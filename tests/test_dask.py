@@ -150,7 +150,7 @@ def test_batches_are_those_in_memory_whatever_the_block_sizes(shuffle, n_rows, c
     # (folded into the batch before, as in memory): each row in exactly one batch, with its target
     import torch
 
-    from skdeep._blocks import BlockDataset, BlockIterator, BlockRows
+    from skdeep._dask import BlockDataset, BlockIterator, BlockRows
     from skdeep._data import ArrayDataset, BatchIterator
 
     X = np.arange(2 * n_rows, dtype=np.float32).reshape(n_rows, 2)

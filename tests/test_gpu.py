@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skdeep._base
-import skdeep._graph
+import skdeep._cuda_graph
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor, TorchClassifier
 from skdeep._data import place_on_device
 
@@ -119,13 +119,13 @@ def test_grid_search_with_two_workers_on_one_gpu(digits_split):
 def captures(monkeypatch):
     """Count the CUDA-graph captures of the fits in a test."""
     count = []
-    capture = skdeep._graph.CapturedTrainStep._capture
+    capture = skdeep._cuda_graph.CapturedTrainStep._capture
 
     def counted(self):
         count.append(self)
         capture(self)
 
-    monkeypatch.setattr(skdeep._graph.CapturedTrainStep, "_capture", counted)
+    monkeypatch.setattr(skdeep._cuda_graph.CapturedTrainStep, "_capture", counted)
     return count
 
 

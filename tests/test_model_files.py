@@ -14,7 +14,7 @@ from torch import nn
 
 import skdeep
 from skdeep import CNNClassifier, CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier, TorchRegressor
-from skdeep._state import estimator_state
+from skdeep._persistence import estimator_state
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 sio = pytest.importorskip("skops.io")

@@ -19,7 +19,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skdeep import MLPClassifier, MLPRegressor
-from skdeep._state import foreign_type
+from skdeep._persistence import foreign_type
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -66,7 +66,7 @@ def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_
     Examples
     --------
     >>> import torch
-    >>> from skdeep._graph import cuda_graph_mode
+    >>> from skdeep._cuda_graph import cuda_graph_mode
     >>> cuda_graph_mode("auto", device=torch.device("cpu"), solver="adam", precision="float32",
     ...                 compile=False, captures_by_default=True)
     False
@@ -113,7 +113,7 @@ class CapturedTrainStep:
     --------
     >>> import torch
     >>> from skdeep._data import ArrayDataset
-    >>> from skdeep._graph import CapturedTrainStep
+    >>> from skdeep._cuda_graph import CapturedTrainStep
     >>> def train_step(batch):
     ...     X, y = batch
     ...     model.zero_grad(set_to_none=True)

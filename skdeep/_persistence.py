@@ -298,7 +298,7 @@ def _listing(found, names):
 
 def _rebuild_net(estimator, saved):
     """The skorch net of a saved state: the module, its weights, the optimizer and its state, the history."""
-    from skdeep._callbacks import ConvergenceState
+    from skdeep._callbacks import StoppingProgress
     from skdeep._config import training_config
 
     device = _loading_device(estimator, saved["device"])
@@ -310,7 +310,7 @@ def _rebuild_net(estimator, saved):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # (a batch_size above these rows warns of clipping: the saved one is used)
         config = training_config(estimator, n_train=saved["batch_size"], mean_weight=1.0, device=device,
-                                 incremental=False, state=ConvergenceState(), validation=None)
+                                 incremental=False, state=StoppingProgress(), validation=None)
     net = estimator._new_net(config, module, device)
     net.batch_size = saved["batch_size"]
     load_optimizer_state(net.optimizer_, saved["optimizer"])

@@ -108,7 +108,7 @@ class BlockIterator(EpochBatches):
     Examples
     --------
     >>> import dask.array as da, torch
-    >>> from skdeep._blocks import BlockDataset, BlockIterator, BlockRows
+    >>> from skdeep._dask import BlockDataset, BlockIterator, BlockRows
     >>> rows = BlockRows(da.zeros((10, 3), chunks=(3, 3)))
     >>> dataset = BlockDataset(rows, torch.zeros(10), None, torch.float32)
     >>> [len(X) for X, _ in BlockIterator(dataset, batch_size=4)]
