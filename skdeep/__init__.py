@@ -5,6 +5,7 @@ them through skorch.
 """
 
 from skdeep._gc import garbage_collection_paused
+from skdeep._version import __version__
 
 with garbage_collection_paused():  # torch's import allocates enough to trigger several full collections
     from skdeep._cnn import CNNClassifier, CNNRegressor
@@ -12,8 +13,6 @@ with garbage_collection_paused():  # torch's import allocates enough to trigger 
     from skdeep._mlp import MLPClassifier, MLPRegressor
     from skdeep._persistence import InconsistentVersionWarning
     from skdeep._user_module import TorchClassifier, TorchRegressor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CNNClassifier",

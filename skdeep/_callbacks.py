@@ -1,7 +1,8 @@
-"""skorch callbacks that give skdeep's training scikit-learn's MLP behaviour."""
+"""skorch callbacks that give skdeep's training scikit-learn's MLP behaviour, and the list a training call runs."""
 
 import math
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -236,20 +237,20 @@ class ConvergenceMonitor(Callback):
         includes it.
     verbose : bool
         Print scikit-learn's progress lines.
-    state : StoppingProgress
+    progress : StoppingProgress
         The curves and counts so far; updated in place.
     validation : tuple (dataset, score) or None, default=None
         Score each epoch with ``score(net, dataset)``; dropped at the end of
         training, so that the net keeps no data.
     """
 
-    def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose, state, validation=None):
+    def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose, progress, validation=None):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.adaptive = adaptive
         self.penalty = penalty
         self.verbose = verbose
-        self.state = state
+        self.progress = progress
         self.validation = validation
         self.n_iter = 0
         self.stopped = False
@@ -257,45 +258,45 @@ class ConvergenceMonitor(Callback):
 
     def state_dict(self):
         """What a resumed fit needs of the monitor: count, curves, best weights (see :mod:`skdeep._checkpoint`)."""
-        return {"n_iter": self.n_iter, "state": vars(self.state), "best_weights": self._best_weights}
+        return {"n_iter": self.n_iter, "state": vars(self.progress), "best_weights": self._best_weights}
 
     def load_state_dict(self, state):
         """Go on from ``state``, a :meth:`state_dict` (the shared :class:`StoppingProgress` is updated in place)."""
         self.n_iter = state["n_iter"]
-        vars(self.state).update(state["state"])
+        vars(self.progress).update(state["state"])
         self._best_weights = state["best_weights"]
 
     def on_epoch_end(self, net, **kwargs):
-        state = self.state
+        progress = self.progress
         self.n_iter += 1
         loss = net.history[-1]["train_loss"] + self.penalty.value(net.penalised_weights)
-        state.loss_curve.append(loss)
+        progress.loss_curve.append(loss)
         net.history.record("loss", loss)
         if self.verbose:
             tqdm.write(f"Iteration {self.n_iter}, loss = {loss:.8f}")
         if self.validation is None:
-            state.no_improvement_count, state.best_loss = count_no_improvement(
-                state.no_improvement_count, state.best_loss, loss, self.tol, greater_is_better=False)
+            progress.no_improvement_count, progress.best_loss = count_no_improvement(
+                progress.no_improvement_count, progress.best_loss, loss, self.tol, greater_is_better=False)
             what = "Training loss"
         else:
             dataset, score = self.validation
             value = score(net, dataset)
-            state.validation_scores.append(value)
+            progress.validation_scores.append(value)
             net.history.record("validation_score", value)
             if self.verbose:
                 tqdm.write(f"Validation score: {value:f}")
-            best_before = state.best_validation_score
-            state.no_improvement_count, state.best_validation_score = count_no_improvement(
-                state.no_improvement_count, best_before, value, self.tol, greater_is_better=True)
-            if state.best_validation_score != best_before:
+            best_before = progress.best_validation_score
+            progress.no_improvement_count, progress.best_validation_score = count_no_improvement(
+                progress.no_improvement_count, best_before, value, self.tol, greater_is_better=True)
+            if progress.best_validation_score != best_before:
                 self._best_weights = {key: tensor.detach().clone()
                                       for key, tensor in net.module_.state_dict().items()}
             what = "Validation score"
-        if not should_stop(state.no_improvement_count, self.n_iter_no_change):
+        if not should_stop(progress.no_improvement_count, self.n_iter_no_change):
             return
         if self.adaptive and _learning_rate(net) > 1e-6:
             _set_learning_rate(net, _learning_rate(net) / 5.0, keep_velocity=True)
-            state.no_improvement_count = 0
+            progress.no_improvement_count = 0
             if self.verbose:
                 tqdm.write(f"Setting learning rate to {_learning_rate(net):f}")
             return
@@ -351,14 +352,33 @@ class SklearnCallbackBridge(Callback):
 
     Each epoch is a subtask of the fit's callback context; a callback sees the
     network as trained so far (``fitted_estimator``) and can ask training to
-    stop. The estimator sets ``context`` and ``estimator`` for one fit and
-    clears them after, so that no context is pickled with the model.
+    stop. :meth:`reporting` opens the fit's task for one training call and
+    closes it after, so that no context is pickled with the model.
     """
 
     def __init__(self):
         self.context = None
         self.estimator = None
         self._epoch = None
+
+    @contextmanager
+    def reporting(self, estimator, net, epochs, X, y):
+        """Report the epochs that ``net`` trains inside this block to ``estimator``'s scikit-learn callbacks.
+
+        The fit's task ends once training has ended without an error; before
+        scikit-learn 1.9, which has no callbacks, nothing is reported.
+        """
+        context = None
+        if hasattr(estimator, "_init_callback_context"):
+            context = estimator._init_callback_context(max_subtasks=epochs)
+            context.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+        self.context, self.estimator = context, estimator
+        try:
+            yield
+        finally:
+            self.context = self.estimator = None
+        if context is not None:
+            context.call_on_fit_task_end(estimator=estimator, X=X, y=y, reconstruction_attributes=lambda: {"net_": net})
 
     def on_epoch_begin(self, net, **kwargs):
         if self.context is not None:
@@ -377,3 +397,44 @@ class SklearnCallbackBridge(Callback):
         epoch, self._epoch = self._epoch, None
         return epoch.call_on_fit_task_end(
             estimator=self.estimator, reconstruction_attributes=lambda: {"net_": net})
+
+
+def training_callbacks(plan, *, penalty, progress, validation=None, checkpoint=None):
+    """The callbacks of one training call, in the order they run at each epoch end.
+
+    Parameters
+    ----------
+    plan : skdeep._plan.TrainingPlan
+        The call's schedule, stopping rule, epochs and verbosity.
+    penalty : skdeep._penalty.WeightPenalty
+        Added to the loss that the stopping rule reports.
+    progress : StoppingProgress
+        Where the stopping rule stands; updated in place.
+    validation : tuple (dataset, score) or None, default=None
+        The validation set and its scoring function, with early stopping.
+    checkpoint : skdeep._checkpoint.TrainingCheckpoint or None, default=None
+        Writes the training state, after the stopping rule and the divergence
+        check: a whole, finite epoch.
+
+    Returns
+    -------
+    callbacks : list of (str, skorch.callbacks.Callback)
+    """
+    callbacks = []
+    if plan.stochastic:
+        if plan.schedule in ("cosine", "onecycle"):
+            schedule = AnnealingSchedule(plan.schedule, plan.net.lr, total_samples=plan.schedule_samples,
+                                         samples_seen=plan.schedule_samples_seen)
+        else:
+            schedule = LearningRateSchedule(plan.schedule, plan.net.lr, plan.power_t,
+                                            samples_seen=plan.schedule_samples_seen)
+        monitor = ConvergenceMonitor(plan.tol, plan.n_iter_no_change, plan.schedule == "adaptive", penalty,
+                                     bool(plan.verbose), progress, validation)
+        callbacks += [("learning_rate", schedule), ("convergence", monitor)]
+    callbacks.append(("divergence", DivergenceCheck(plan.solver, early_stopping=plan.early_stopping)))
+    if checkpoint is not None:
+        callbacks.append(("checkpoint", checkpoint))
+    if plan.verbose >= 2:
+        callbacks.append(("progress", EpochProgressBar(plan.epochs)))
+    callbacks.append(("sklearn_callbacks", SklearnCallbackBridge()))
+    return callbacks

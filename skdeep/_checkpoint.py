@@ -34,8 +34,8 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from skdeep._dask import BlockRows
+from skdeep._optim import load_optimizer_state
 from skdeep._random import draws_from_global_generators
-from skdeep._persistence import load_optimizer_state
 
 #: version of the layout below; a checkpoint of another version is not resumed from
 FORMAT = 1
@@ -232,18 +232,45 @@ class TrainingCheckpoint(Callback):
     own_module : bool
         Whether the module is one of skdeep's (see
         :func:`skdeep._random.draws_from_global_generators`).
-    writes : bool, default=True
-        Whether this process writes (in data-parallel training, rank 0 alone
-        does).
+    data_parallel : skdeep._distributed.DataParallel, default=None
+        This process's part in data-parallel training: rank 0 alone writes,
+        and every rank must resume from the same epoch.
     """
 
-    def __init__(self, path, every, identity, own_module, writes=True):
+    def __init__(self, path, every, identity, own_module, data_parallel=None):
         self.path = path
         self.every = every
         self.identity = identity
         self.own_module = own_module
-        self.writes = writes
+        self.data_parallel = data_parallel
         self.random_state = None
+
+    @classmethod
+    def for_fit(cls, estimator, X, y, sample_weight, data_parallel=None):
+        """The checkpoint of ``estimator``'s fit on validated data, its path checked writable where it writes.
+
+        Parameters
+        ----------
+        estimator : skdeep._base.BaseNeuralEstimator
+            Its ``checkpoint`` and ``checkpoint_every`` say where and how often.
+        X, y, sample_weight : array-like
+            The validated training data.
+        data_parallel : skdeep._distributed.DataParallel, default=None
+
+        Returns
+        -------
+        checkpoint : TrainingCheckpoint
+        """
+        checkpoint = cls(estimator.checkpoint, estimator.checkpoint_every, fit_identity(estimator, X, y, sample_weight),
+                         own_module=estimator._own_module, data_parallel=data_parallel)
+        if checkpoint.writes:
+            checkpoint.check_writable()
+        return checkpoint
+
+    @property
+    def writes(self):
+        """Whether this process writes the checkpoint (in data-parallel training, rank 0 alone does)."""
+        return self.data_parallel is None or self.data_parallel.rank == 0
 
     def check_writable(self):
         """Refuse, before training, a path whose checkpoints could not be written (naming the parameter)."""
@@ -264,7 +291,8 @@ class TrainingCheckpoint(Callback):
         """Read the checkpoint of this fit, if there is one; None otherwise.
 
         With one, ``random_state`` is set to the state it had at the start
-        of the interrupted fit, so that the validation split and every random
+        of the interrupted fit (in data-parallel training, every rank must
+        find the same checkpoint), so that the validation split and every random
         draw come out as they did; otherwise its state is kept to be written. A
         checkpoint of another fit, or an unreadable file, is ignored with a
         warning (the next write replaces it).
@@ -284,6 +312,11 @@ class TrainingCheckpoint(Callback):
         else:
             self.random_state = saved["random_state"]
             random_state.set_state(self.random_state)
+        if self.data_parallel is not None:
+            self.data_parallel.check_agreement(
+                -1 if saved is None else saved["epoch"],
+                f"the epoch to resume from checkpoint={os.fspath(self.path)!r} (rank 0 writes it: every rank must "
+                "read it from storage they share)")
         return saved
 
     def _read(self):

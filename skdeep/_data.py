@@ -17,6 +17,15 @@ import torch
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
+#: Batches at prediction time are larger than in training: no gradients to keep.
+PREDICT_BATCH_SIZE = 4096
+
+
+def dtype_to_numpy(dtype):
+    """The numpy dtype of a torch floating dtype."""
+    return torch.empty(0, dtype=dtype).numpy().dtype
+
+
 def as_tensor_source(X, dtype, sample_shape=None, *, training=False):
     """Convert a validated 2-D X once into what batches are sliced from.
 

@@ -4,7 +4,10 @@ import numpy as np
 import scipy.optimize
 import torch
 
+from skdeep._dynamo_free import without_dynamo
 
+
+@without_dynamo
 class ScipyLBFGS(torch.optim.Optimizer):
     """Minimise a module's loss with scipy's L-BFGS-B, as scikit-learn's MLP does.
 
@@ -52,6 +55,9 @@ class ScipyLBFGS(torch.optim.Optimizer):
     >>> w.detach().round(decimals=4).tolist(), optimizer.result["status"]
     ([1.0, 1.0], 0)
     """
+
+    #: one step runs the whole minimisation, calling the closure (the loss and its gradients) as often as it needs
+    minimises_in_one_step = True
 
     def __init__(self, params, lr=1.0, max_iter=200, max_fun=15000, tol=1e-4):
         super().__init__(params, dict(lr=lr, max_iter=max_iter, max_fun=max_fun, tol=tol))

@@ -42,22 +42,24 @@ a replayed batch is only gathered inside the graph; and a callback listening to
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._callbacks import StopTraining
-from skdeep._data import ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._cuda_graph import CapturedTrainStep
-from skdeep._lbfgs import ScipyLBFGS
+from skdeep._dask import BlockDataset, BlockIterator
+from skdeep._data import PREDICT_BATCH_SIZE, ArrayDataset, BatchIterator, as_tensor_source
+from skdeep._optim import builds, make_optimizer, set_decoupled_weight_decay
 
-#: Batches at prediction time are larger than in training: no gradients to keep.
-PREDICT_BATCH_SIZE = 4096
+
+def optimizer_factory(net_plan):
+    """What skorch calls with the module's parameter groups to build the optimizer of ``net_plan``."""
+    return partial(make_optimizer, solver=net_plan.solver, **net_plan.optimizer_options)
 
 
 class SkdeepNet(NeuralNet):
@@ -66,7 +68,7 @@ class SkdeepNet(NeuralNet):
     The training settings that scikit-learn re-reads at every ``fit`` and
     ``partial_fit`` call (batch size, penalty, callbacks, precision, CUDA
     graph) are set by :meth:`configure` from a
-    :class:`skdeep._config.TrainingConfig`.
+    :class:`skdeep._plan.TrainingPlan`.
 
     Parameters
     ----------
@@ -77,6 +79,9 @@ class SkdeepNet(NeuralNet):
     shuffle : bool, default=True
         Reshuffle the training rows at each epoch (unless a batch holds them
         all: a permutation would then only change the order of a sum).
+    fold_single_batch : bool, default=False
+        Fold a last training batch of one row into the batch before it (batch
+        normalisation cannot train on one row).
     generator : torch.Generator, default=None
         Source of the shuffling permutations.
     penalty : skdeep._penalty.WeightPenalty, default=None
@@ -105,12 +110,13 @@ class SkdeepNet(NeuralNet):
         penalty), from which callbacks compute its value.
     """
 
-    def __init__(self, *args, shuffle=True, generator=None, penalty=None, n_outputs=None, autocast=None,
-                 cuda_graph=False, data_parallel=None, **kwargs):
+    def __init__(self, *args, shuffle=True, fold_single_batch=False, generator=None, penalty=None, n_outputs=None,
+                 autocast=None, cuda_graph=False, data_parallel=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.data_parallel = data_parallel
         self.n_outputs = n_outputs
         self.shuffle = shuffle
+        self.fold_single_batch = fold_single_batch
         self.generator = generator
         self.penalty = penalty
         self.autocast = autocast
@@ -120,31 +126,44 @@ class SkdeepNet(NeuralNet):
         self.penalised_weights = []
         self._optimized_parameters = []
 
-    def configure(self, config):
-        """Take the settings of a :class:`skdeep._config.TrainingConfig` for the next training call.
+    def configure(self, plan, *, penalty, callbacks, data_parallel=None):
+        """Take the settings of a :class:`skdeep._plan.TrainingPlan` for the next training call.
 
         The module, the optimizer and the history are kept: a continued
         ``partial_fit`` trains on with the same optimizer, as scikit-learn's,
         with AdamW's decay set to the current ``alpha``; only after the solver
         changed is a new optimizer built (as scikit-learn's MLP does when it
         has none of that solver).
+
+        Parameters
+        ----------
+        plan : skdeep._plan.TrainingPlan
+        penalty : skdeep._penalty.WeightPenalty
+            The call's L1 and L2 penalties.
+        callbacks : list of (str, skorch.callbacks.Callback)
+            The call's callbacks (:func:`skdeep._callbacks.training_callbacks`).
+        data_parallel : skdeep._distributed.DataParallel, default=None
+            This process's part in data-parallel training, where the plan has some.
+
+        Returns
+        -------
+        self : SkdeepNet
         """
-        self.batch_size = config.batch_size
-        self.shuffle = config.shuffle
-        self.penalty = config.penalty
-        self.autocast = config.autocast
-        self.cuda_graph = config.cuda_graph
-        self.data_parallel = config.data_parallel
-        self.callbacks = config.callbacks
+        self.batch_size = plan.batch_size
+        self.shuffle = plan.shuffle
+        self.fold_single_batch = plan.fold_single_batch
+        self.penalty = penalty
+        self.autocast = plan.autocast
+        self.cuda_graph = plan.net.cuda_graph
+        self.data_parallel = data_parallel
+        self.callbacks = callbacks
         if not self.initialized_:
             return self
         self.initialize_callbacks()
-        if type(self.optimizer_) is not config.optimizer_class:
-            self.optimizer, self.lr = config.optimizer, config.lr
+        if not builds(self.optimizer_, plan.solver):
+            self.optimizer, self.lr = optimizer_factory(plan.net), plan.net.lr
             self.initialize_optimizer()
-        for group in self.optimizer_.param_groups:
-            if group.get("decoupled"):
-                group["weight_decay"] = config.decoupled_weight_decay
+        set_decoupled_weight_decay(self.optimizer_, plan.net.decoupled_weight_decay)
         return self
 
     def train_epochs(self, dataset, epochs):
@@ -337,7 +356,7 @@ class SkdeepNet(NeuralNet):
             yield batch, step
 
     def train_step(self, batch, **fit_params):
-        if isinstance(self.optimizer_, ScipyLBFGS):
+        if getattr(self.optimizer_, "minimises_in_one_step", False):  # LBFGS
             return self._lbfgs_step(batch, **fit_params)
         # skorch's step without the closure and its accumulator: same notifications
         self._clear_gradients()
@@ -487,7 +506,7 @@ class SkdeepNet(NeuralNet):
             dataset,
             batch_size=self.batch_size if training else max(self.batch_size, PREDICT_BATCH_SIZE),
             shuffle=training and self.shuffle and len(dataset) > self.batch_size,
-            fold_single=training and any(isinstance(m, _BatchNorm) for m in self.module_.modules()),
+            fold_single=training and self.fold_single_batch,
             generator=self.generator,
             device=torch.device(self.device),
         )

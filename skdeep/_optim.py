@@ -1,86 +1,97 @@
-"""torch's optimizers without their one-time import of ``torch._dynamo``.
+"""The optimizers of skdeep's solvers: building one for a training call, and loading a saved state into it.
 
-torch wraps ``Optimizer.add_param_group``, ``zero_grad``, ``state_dict`` and
-``load_state_dict`` in ``torch._disable_dynamo``, and each optimizer's
-``step`` in a wrapper that places graph breaks: both import ``torch._dynamo``
-on their first call, about a second in every new process. Every script's
-first fit would pay it, and so would every worker of a joblib, Dask or Ray
-search. The wrappers only matter when ``torch.compile`` traces the optimizer
-itself, which skdeep never does (``compile=True`` compiles the module), so
-skdeep's optimizers are torch's classes with the undecorated methods: the
-same arithmetic, the same state, subclasses of torch's classes.
-
-Their ``step`` also skips torch's step-hook wrapper (a profiler range and two
-empty hook loops, 20 µs of a small network's 400 µs step) unless a step hook
-is registered or torch's profiler runs.
+Each is torch's optimizer (or skdeep's :class:`~skdeep._lbfgs.ScipyLBFGS`)
+without its one-time import of ``torch._dynamo`` (see
+:mod:`skdeep._dynamo_free`).
 """
 
-import inspect
-
+import numpy as np
 import torch
-import torch.optim.optimizer as torch_optimizer
-from torch.optim import Optimizer
 
-from skdeep import _lbfgs
+from skdeep._dynamo_free import without_dynamo
+from skdeep._lbfgs import ScipyLBFGS
 
-_UNDECORATED_METHODS = {
-    name: inspect.unwrap(getattr(Optimizer, name))
-    for name in ("add_param_group", "zero_grad", "state_dict", "load_state_dict")
-}
-#: torch's registries of hooks for every optimizer's step (None where a torch release lacks one)
-_GLOBAL_STEP_HOOKS = [getattr(torch_optimizer, name, None)
-                      for name in ("_global_optimizer_pre_hooks", "_global_optimizer_post_hooks")]
+SGD = without_dynamo(torch.optim.SGD, module=__name__)
+Adam = without_dynamo(torch.optim.Adam, module=__name__)
+AdamW = without_dynamo(torch.optim.AdamW, module=__name__)
+RMSprop = without_dynamo(torch.optim.RMSprop, module=__name__)
+Adagrad = without_dynamo(torch.optim.Adagrad, module=__name__)
 
-
-def _needs_step_wrapper(optimizer):
-    """Whether a step must run torch's wrapper: hooks to call, or a profiler to label the step for."""
-    return (None in _GLOBAL_STEP_HOOKS or any(_GLOBAL_STEP_HOOKS)
-            or getattr(optimizer, "_optimizer_step_pre_hooks", True)
-            or getattr(optimizer, "_optimizer_step_post_hooks", True)
-            or torch.autograd._profiler_enabled())
+#: skdeep's solver names -> the optimizer each builds
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "lbfgs": ScipyLBFGS}
+#: optimizer options that depend on the device: those of the optimizer rebuilt where a saved state loads
+_DEVICE_OPTIONS = ("fused", "foreach", "capturable")
 
 
-def without_dynamo(optimizer_class):
-    """A subclass of ``optimizer_class`` whose methods do not import ``torch._dynamo``.
+def builds(optimizer, solver):
+    """Whether ``optimizer`` is the one that ``solver`` builds (a partial_fit after set_params builds another)."""
+    return type(optimizer) is OPTIMIZERS[solver]
 
-    Its ``step`` runs the class's own step with gradients off, as torch's
-    wrapper does, minus the graph breaks that only ``torch.compile`` reads.
+
+def make_optimizer(param_groups, *, solver, decoupled_weight_decay=None, tensor_lr=False, **options):
+    """Build the optimizer of ``solver`` over all parameters, in one group.
+
+    ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
+    Only AdamW's decoupled weight decay lives in the optimizer, on the weight
+    matrices alone (biases and normalisation parameters, the 1-D tensors, are
+    not decayed; their group is marked ``"decoupled"``, so that a later call
+    can set it); the penalties of the other solvers are added to the
+    gradients by :class:`skdeep._penalty.WeightPenalty`, so that the
+    optimizer runs one fused kernel per step rather than one per parameter
+    group. With ``tensor_lr``, the learning rate is a tensor on the
+    parameters' device, which a captured CUDA graph reads at each replay.
 
     Examples
     --------
     >>> import torch
-    >>> from skdeep._optim import without_dynamo
-    >>> w = torch.nn.Parameter(torch.ones(2))
-    >>> optimizer = without_dynamo(torch.optim.SGD)([w], lr=0.5)
-    >>> w.sum().backward()
-    >>> optimizer.step()
-    >>> w.tolist(), isinstance(optimizer, torch.optim.SGD)
-    ([0.5, 0.5], True)
+    >>> from skdeep._optim import make_optimizer
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> optimizer = make_optimizer([{"params": list(layer.parameters())}], solver="adamw", lr=0.1,
+    ...                            decoupled_weight_decay=0.01)
+    >>> [(len(group["params"]), group["weight_decay"]) for group in optimizer.param_groups]
+    [(1, 0.01), (1, 0.0)]
     """
-    own_step = inspect.unwrap(optimizer_class.step)
-
-    def plain_step(self, closure=None):
-        with torch.set_grad_enabled(self.defaults.get("differentiable", False)):
-            return own_step(self, closure)
-
-    wrapped_step = Optimizer.profile_hook_step(plain_step)
-
-    def step(self, closure=None):
-        return (wrapped_step if _needs_step_wrapper(self) else plain_step)(self, closure)
-
-    step.__doc__ = optimizer_class.step.__doc__
-    step.hooked = True  # runs torch's wrapper itself when needed: torch must not wrap it again
-    return type(optimizer_class.__name__, (optimizer_class,),
-                {**_UNDECORATED_METHODS, "step": step, "__module__": __name__,
-                 "__doc__": f"{optimizer_class.__name__} without its import of torch._dynamo (see skdeep._optim)."})
+    params = [p for group in param_groups for p in group["params"]]
+    if tensor_lr:
+        options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
+    if decoupled_weight_decay is None:
+        return OPTIMIZERS[solver](params, **options)
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": decoupled_weight_decay, "decoupled": True},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    return OPTIMIZERS[solver]([group for group in groups if group["params"]], **options)
 
 
-SGD = without_dynamo(torch.optim.SGD)
-Adam = without_dynamo(torch.optim.Adam)
-AdamW = without_dynamo(torch.optim.AdamW)
-RMSprop = without_dynamo(torch.optim.RMSprop)
-Adagrad = without_dynamo(torch.optim.Adagrad)
-ScipyLBFGS = without_dynamo(_lbfgs.ScipyLBFGS)
+def set_decoupled_weight_decay(optimizer, weight_decay):
+    """Set AdamW's decoupled decay on the groups :func:`make_optimizer` marked (a later call's ``alpha``)."""
+    for group in optimizer.param_groups:
+        if group.get("decoupled"):
+            group["weight_decay"] = weight_decay
 
-#: skdeep's solver names -> the optimizer each builds
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad, "lbfgs": ScipyLBFGS}
+
+def load_optimizer_state(optimizer, saved):
+    """Load a saved ``state_dict`` (tensors or arrays) into ``optimizer``, just built where it runs.
+
+    The moments and step counts are the saved ones (torch moves them to the
+    parameters' device), and so is the learning rate; the options that depend
+    on the device (a fused or capturable step, the learning rate as a tensor
+    for CUDA graphs, which keeps its tensor) are those of ``optimizer``, so
+    that a model saved on a GPU trains on in a CPU's way.
+    """
+    groups = []
+    for group, built in zip(saved["param_groups"], optimizer.param_groups, strict=True):
+        group = {**group, **{option: built[option] for option in _DEVICE_OPTIONS if option in built}}
+        lr = float(group["lr"])
+        group["lr"] = built["lr"].fill_(lr) if torch.is_tensor(built["lr"]) else lr
+        groups.append(group)
+    optimizer.load_state_dict({"state": {int(index): _as_tensors(values) for index, values in saved["state"].items()},
+                               "param_groups": groups})
+
+
+def _as_tensors(value):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, dict):
+        return {key: _as_tensors(item) for key, item in value.items()}
+    return value

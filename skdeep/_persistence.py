@@ -13,13 +13,16 @@ estimator's parameters, fitted attributes or scikit-learn's own private
 attributes, the fitted attributes and the network's state plain values and
 arrays (or scikit-learn objects), and the parameters valid. Nothing in the
 state is called: the module is built by the estimator's class from its
-parameters (a ``TorchClassifier``'s module class is one of them). That is
-what lets skops load a model trusting no more than the estimator's class.
+parameters (a ``TorchClassifier``'s module class is one of them), where it
+builds one for ``fit``, from the checked :class:`SavedNet` that loading
+gives it. That is what lets skops load a model trusting no more than the
+estimator's class.
 """
 
 import copy
 import re
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,9 +30,10 @@ import sklearn
 import skorch
 import torch
 from sklearn.base import BaseEstimator
-from skorch.history import History
 
 from skdeep._device import resolve_device
+from skdeep._rollback import is_fitted_attribute
+from skdeep._version import __version__
 
 #: the layout of the saved state; bump it when the fitted attributes or the network's state change
 #: (2: the network's state may hold the parameters it was built from)
@@ -40,8 +44,6 @@ _NET_KEYS = {"module", "optimizer", "history", "batch_size", "device"}
 #: scikit-learn's private attributes (metadata routing, callbacks), kept as scikit-learn sets them
 _SKLEARN_ATTRIBUTES = {"_metadata_request", "_skl_callbacks", "_parent_callback_ctx", "_callback_fit_ctx",
                        "_skl_callbacks_to_teardown"}
-#: optimizer options that depend on the device: those of the optimizer rebuilt where the model loads
-_DEVICE_OPTIONS = ("fused", "foreach", "capturable")
 _SAVED_DEVICE = re.compile(r"^(cpu|mps|cuda:\d+)$")
 _FIT_DTYPES = {np.dtype(np.float32).str, np.dtype(np.float64).str}
 _PLAIN_TYPES = (str, int, float, bool, type(None))
@@ -82,8 +84,6 @@ class InconsistentVersionWarning(UserWarning):
 
 def versions():
     """The versions of skdeep and of the libraries whose objects it rebuilds."""
-    from skdeep import __version__
-
     # (torch's version is a str subclass of torch's: saved as a str)
     return {"skdeep": __version__, "torch": str(torch.__version__), "skorch": skorch.__version__,
             "sklearn": sklearn.__version__}
@@ -99,14 +99,6 @@ def to_plain(value):
         return type(value)(to_plain(item) for item in value)
     if isinstance(value, np.generic):
         return value.item()
-    return value
-
-
-def _to_tensors(value):
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))
-    if isinstance(value, dict):
-        return {key: _to_tensors(item) for key, item in value.items()}
     return value
 
 
@@ -167,7 +159,36 @@ def estimator_state(state):
     return state
 
 
-def restore_estimator(estimator, state):
+@dataclass(frozen=True)
+class SavedNet:
+    """A saved network, checked: what an estimator rebuilds its net from on loading.
+
+    Attributes
+    ----------
+    device : torch.device
+        Where it loads: the saved device if this machine has it, else the one
+        the ``device`` parameter gives here, else the CPU.
+    weights : dict of str to torch.Tensor
+        The module's ``state_dict``.
+    dtype : torch.dtype
+        The dtype of its floating weights.
+    optimizer : dict
+        The optimizer's saved ``state_dict``, its tensors as numpy arrays.
+    history : list of dict
+        skorch's history rows.
+    batch_size : int
+        The net's batch size as it was fitted.
+    """
+
+    device: torch.device
+    weights: dict
+    dtype: torch.dtype
+    optimizer: dict
+    history: list
+    batch_size: int
+
+
+def restore_estimator(estimator, state, rebuild_net):
     """Check a saved state, set the estimator's attributes from it and rebuild its net.
 
     Parameters
@@ -176,6 +197,10 @@ def restore_estimator(estimator, state):
         A new instance, as unpickling makes it.
     state : dict
         What :func:`estimator_state` gave.
+    rebuild_net : callable
+        ``rebuild_net(saved)`` returns the estimator's net built from a
+        :class:`SavedNet`, with the parameters it was fitted with set on the
+        estimator.
 
     Raises
     ------
@@ -209,7 +234,7 @@ def restore_estimator(estimator, state):
         current = {name: state[name] for name in built_with}
         estimator.__dict__.update(built_with)  # the parameters the net was built from, checked as a fit checks them
         estimator._validate_params()
-        estimator.net_ = _rebuild_net(estimator, net_state)
+        estimator.net_ = rebuild_net(_saved_net(estimator, net_state))
         estimator._built_with = copy.deepcopy(estimator.get_params(deep=False))
         estimator.__dict__.update(current)  # and those set since, as they were saved
     except Exception as error:
@@ -217,12 +242,23 @@ def restore_estimator(estimator, state):
         raise _unreadable(estimator, f"it cannot be rebuilt ({type(error).__name__}: {error})", saved) from error
 
 
+def _saved_net(estimator, saved):
+    """The :class:`SavedNet` of a checked net state."""
+    weights = {name: torch.from_numpy(np.array(array)) for name, array in saved["module"].items()}
+    return SavedNet(
+        device=_loading_device(estimator, saved["device"]),
+        weights=weights,
+        dtype=next((tensor.dtype for tensor in weights.values() if tensor.is_floating_point()), torch.float32),
+        optimizer=saved["optimizer"],
+        history=saved["history"],
+        batch_size=saved["batch_size"],
+    )
+
+
 def _check_fitted(estimator, fitted, saved):
     """Refuse names that are not fitted attributes, and values that are not plain (or scikit-learn's)."""
-    from skdeep._base import _is_fitted_attribute
-
     for name, value in fitted.items():
-        if not _is_fitted_attribute(name, estimator) or hasattr(type(estimator), name):
+        if not is_fitted_attribute(name, estimator) or hasattr(type(estimator), name):
             raise _unreadable(estimator, f"its state holds {name!r}, which is neither one of its parameters nor "
                                          "a fitted attribute", saved)
         found = None if _is_sklearn_object(value) else foreign_type(value)
@@ -296,29 +332,6 @@ def _listing(found, names):
     return ", ".join(f"{name} {found.get(name, 'unknown')}" for name in names)
 
 
-def _rebuild_net(estimator, saved):
-    """The skorch net of a saved state: the module, its weights, the optimizer and its state, the history."""
-    from skdeep._callbacks import StoppingProgress
-    from skdeep._config import training_config
-
-    device = _loading_device(estimator, saved["device"])
-    weights = {name: torch.from_numpy(np.array(array)) for name, array in saved["module"].items()}
-    dtype = next((tensor.dtype for tensor in weights.values() if tensor.is_floating_point()), torch.float32)
-    # built as a warm fit builds it: torch's global random state is left as it was
-    module = estimator._seeded_module(estimator.n_features_in_, device, dtype, initial=False)
-    module.load_state_dict(weights)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # (a batch_size above these rows warns of clipping: the saved one is used)
-        config = training_config(estimator, n_train=saved["batch_size"], mean_weight=1.0, device=device,
-                                 incremental=False, state=StoppingProgress(), validation=None)
-    net = estimator._new_net(config, module, device)
-    net.batch_size = saved["batch_size"]
-    load_optimizer_state(net.optimizer_, saved["optimizer"])
-    net.history = History(saved["history"])
-    module.eval()
-    return net
-
-
 def _loading_device(estimator, saved):
     """The saved device if this machine has it, else the one the ``device`` parameter gives here, else the CPU."""
     for device in (saved, estimator.device):
@@ -333,22 +346,3 @@ def _loading_device(estimator, saved):
         UserWarning,
     )
     return torch.device("cpu")
-
-
-def load_optimizer_state(optimizer, saved):
-    """Load a saved ``state_dict`` (tensors or arrays) into ``optimizer``, just built where it runs.
-
-    The moments and step counts are the saved ones (torch moves them to the
-    parameters' device), and so is the learning rate; the options that depend
-    on the device (a fused or capturable step, the learning rate as a tensor
-    for CUDA graphs, which keeps its tensor) are those of ``optimizer``, so
-    that a model saved on a GPU trains on in a CPU's way.
-    """
-    groups = []
-    for group, built in zip(saved["param_groups"], optimizer.param_groups, strict=True):
-        group = {**group, **{option: built[option] for option in _DEVICE_OPTIONS if option in built}}
-        lr = float(group["lr"])
-        group["lr"] = built["lr"].fill_(lr) if torch.is_tensor(built["lr"]) else lr
-        groups.append(group)
-    optimizer.load_state_dict({"state": {int(index): _to_tensors(values) for index, values in saved["state"].items()},
-                               "param_groups": groups})

@@ -19,9 +19,10 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
-from skdeep._base import BaseNeuralEstimator, dtype_to_numpy
+from skdeep._base import BaseNeuralEstimator
 from skdeep._dask import blockwise
-from skdeep._config import STOCHASTIC_SOLVERS
+from skdeep._data import dtype_to_numpy
+from skdeep._plan import STOCHASTIC_SOLVERS
 
 
 def _solver_is_stochastic(estimator):

@@ -19,8 +19,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor, TorchRegressor
-from skdeep._dask import BlockRows
 from skdeep._checkpoint import TrainingCheckpoint, fit_identity, read_checkpoint, write_checkpoint
+from skdeep._dask import BlockRows
 
 
 @pytest.fixture(scope="module")

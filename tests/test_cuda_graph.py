@@ -7,9 +7,9 @@ from skorch.history import History
 
 from skdeep import CNNClassifier, MLPClassifier, TorchClassifier
 from skdeep._callbacks import AnnealingSchedule, LearningRateSchedule
-from skdeep._config import make_optimizer
-from skdeep._data import ArrayDataset, BatchIterator
 from skdeep._cuda_graph import cuda_graph_mode
+from skdeep._data import ArrayDataset, BatchIterator
+from skdeep._optim import make_optimizer
 
 
 def test_cuda_graph_is_ignored_off_cuda(digits):

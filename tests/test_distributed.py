@@ -12,6 +12,7 @@ from sklearn.datasets import make_classification
 
 from skdeep import MLPClassifier
 from skdeep._net import SkdeepNet
+from skdeep._plan import DataSummary, TrainingCall, plan_training
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 
@@ -173,13 +174,11 @@ def test_two_gpus_with_nccl_train_the_model_of_one_process(tmp_path):
 @pytest.mark.parametrize("n_train, batch_size, refused", [(403, 200, True), (400, 200, False), (401, 200, False),
                                                           (10, 3, True), (12, 4, False)])
 def test_batch_norm_shares_of_one_row_are_refused_before_training(n_train, batch_size, refused):
-    from torch import nn
-
-    from skdeep._base import _check_batch_norm_batches
-
-    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    module = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    params = MLPClassifier(batch_size=batch_size, batch_norm=True).get_params()
+    plan = plan_training(params, DataSummary(n_train), TrainingCall(ranks=2), torch.device("cpu"))
     if refused:
         with pytest.raises(ValueError, match="over 2 ranks leave shares of fewer than 2 rows"):
-            _check_batch_norm_batches(module, n_train, batch_size, ranks=2)
+            plan.for_module(module)
     else:
-        _check_batch_norm_batches(module, n_train, batch_size, ranks=2)
+        assert plan.for_module(module).fold_single_batch

@@ -45,7 +45,6 @@ def test_same_model_as_torchs_own_optimizer(solver, monkeypatch):
     ours = MLPClassifier(**params).fit(X, y)
     stock = {name: cls.__mro__[1] for name, cls in _optim.OPTIMIZERS.items()}
     monkeypatch.setattr(_optim, "OPTIMIZERS", stock)
-    monkeypatch.setattr("skdeep._config.OPTIMIZERS", stock)
     theirs = MLPClassifier(**params).fit(X, y)
     assert type(theirs.net_.optimizer_) is stock[solver]
     assert isinstance(ours.net_.optimizer_, stock[solver])

@@ -125,9 +125,9 @@ def test_a_validation_set_under_two_samples_is_refused():
 
 
 def test_the_stratified_split_names_the_users_labels():
-    X = np.arange(8.0).reshape(4, 2)
+    X = np.arange(40.0).reshape(20, 2)  # (a validation set of 2: large enough, but not for both classes)
     with pytest.raises(ValueError, match=r"Classes with too few members are: \['rare'\]"):
-        MLPClassifier(early_stopping=True).fit(X, np.array(["common"] * 3 + ["rare"], dtype=object))
+        MLPClassifier(early_stopping=True).fit(X, np.array(["common"] * 19 + ["rare"], dtype=object))
 
 
 @pytest.mark.parametrize(("labels", "stratified"), [(["no", "yes"], True), (["a", "b", "c"], False)])
