@@ -1,8 +1,10 @@
-"""Importing skdeep: what it costs and what it leaves as it found it."""
+"""Importing skdeep: what it costs, what it leaves as it found it, and how its modules depend on each other."""
 
+import ast
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,50 @@ def test_the_distribution_is_scikit_deep():
     # the package index's "skdeep" is an unrelated project
     assert "scikit-deep" in metadata.packages_distributions()["skdeep"]
     assert metadata.version("scikit-deep") == skdeep.__version__
+
+
+def _skdeep_imports(path):
+    """The skdeep modules that the file ``path`` imports: (at the top, inside functions)."""
+    tree = ast.parse(path.read_text())
+    inside = {id(node) for function in ast.walk(tree) if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(function)}
+    top, local = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "skdeep":
+            names = ([f"skdeep.{alias.name}" for alias in node.names] if node.module == "skdeep" else [node.module])
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names if alias.name.split(".")[0] == "skdeep"]
+        else:
+            continue
+        (local if id(node) in inside else top).update(name for name in names if name in MODULES)
+    return top, local
+
+
+PACKAGE = Path(skdeep.__file__).parent
+MODULES = {f"skdeep.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+
+
+def test_no_skdeep_module_imports_another_inside_a_function():
+    hidden = {path.name: sorted(_skdeep_imports(path)[1]) for path in PACKAGE.glob("*.py")}
+    assert {name: found for name, found in hidden.items() if found} == {}
+
+
+def test_skdeeps_modules_import_each_other_without_a_cycle():
+    # (imports inside functions count: they only defer the cycle to the call)
+    graph = {f"skdeep.{path.stem}": set.union(*_skdeep_imports(path)) for path in PACKAGE.glob("*.py")
+             if path.stem != "__init__"}
+    done, path = set(), []
+
+    def visit(module):  # depth first; a module met again on the current path closes a cycle
+        if module in path:
+            raise AssertionError(" -> ".join(path[path.index(module):] + [module]))
+        if module in done:
+            return
+        path.append(module)
+        for imported in graph[module]:
+            visit(imported)
+        path.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
