@@ -367,9 +367,9 @@ class TrainingCheckpoint(Callback):
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
         if self.writes and epoch % self.every == 0:
-            write_checkpoint(self.path, self._state(net, epoch))
+            write_checkpoint(self.path, self._contents(net, epoch))
 
-    def _state(self, net, epoch):
+    def _contents(self, net, epoch):
         draws = draws_from_global_generators(net.module_, own_module=self.own_module)
         return {
             "identity": self.identity,
