@@ -310,10 +310,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         data_parallel = DataParallel.current()
         if data_parallel is not None:
             data_parallel.check_same_data(X, y, sample_weight)
-        call = TrainingCall(incremental=incremental, continues=not reset, samples_seen=getattr(self, "t_", 0),
-                            module_dtype=None if reset or not incremental else next(self.module_.parameters()).dtype,
-                            ranks=1 if data_parallel is None else data_parallel.world_size,
-                            own_module=self._own_module)
+        call = self._training_call(incremental, reset, data_parallel)
         device = self.device_ if call.continues_optimizer else resolve_device(self.device)
         plan = plan_training(self.get_params(deep=False), DataSummary(X.shape[0], isinstance(X, BlockRows)), call,
                              device)
@@ -328,12 +325,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         progress = stopping_progress(self, plan, call)
         penalty = plan.penalty(1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean()))
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
-        net = self.net_ if call.continues_optimizer else self._new_net(plan.net, module, device)
-        if call.continues and not call.incremental:  # a warm fit: a new optimizer and schedule, the previous weights
-            _continue_training(net, self.net_)
-        net.configure(plan, penalty=penalty, data_parallel=data_parallel if plan.data_parallel else None,
-                      callbacks=training_callbacks(plan, penalty=penalty, progress=progress, validation=validation,
-                                                   checkpoint=checkpoint))
+        net = self._net_for(plan, call, module, device).configure(
+            plan, penalty=penalty, data_parallel=data_parallel if plan.data_parallel else None,
+            callbacks=training_callbacks(plan, penalty=penalty, progress=progress, validation=validation,
+                                         checkpoint=checkpoint))
         self._record_build(call)
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
         with seeded_training(seed, device, net.module_, own_module=self._own_module):
@@ -346,6 +341,22 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         if checkpoint is not None and interrupt is None:  # the fitted estimator is the result now
             checkpoint.remove()
         return interrupt
+
+    def _training_call(self, incremental, reset, data_parallel):
+        """What the plan needs to know of this call: its kind, what it goes on from, the ranks, the module's kind."""
+        return TrainingCall(incremental=incremental, continues=not reset, samples_seen=getattr(self, "t_", 0),
+                            module_dtype=None if reset or not incremental else next(self.module_.parameters()).dtype,
+                            ranks=1 if data_parallel is None else data_parallel.world_size,
+                            own_module=self._own_module)
+
+    def _net_for(self, plan, call, module, device):
+        """The net this call trains: the fitted one (a continued ``partial_fit``) or a new one around ``module``."""
+        if call.continues_optimizer:
+            return self.net_
+        net = self._new_net(plan.net, module, device)
+        if call.continues:  # a warm fit: a new optimizer and schedule, from the previous weights
+            _continue_training(net, self.net_)
+        return net
 
     def _training_random_state(self, data_parallel):
         """The random state of this call, as scikit-learn's MLP makes it (never drawing from numpy's global one)."""
