@@ -2,7 +2,8 @@ import os
 
 import pytest
 import torch
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, load_iris
+from sklearn.preprocessing import StandardScaler
 
 
 def pytest_configure(config):
@@ -18,3 +19,10 @@ def digits():
     """Digits as flat rows scaled to [0, 1] (test_cnn.py overrides it with images)."""
     X, y = load_digits(return_X_y=True)
     return X / 16.0, y
+
+
+@pytest.fixture(scope="module")
+def iris():
+    """Iris, its features standardised."""
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y

@@ -1,6 +1,7 @@
-"""Categorical columns learned as embeddings, on the Palmer penguins."""
+"""Categorical columns learned as embeddings, on the Palmer penguins and on small frames."""
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from sklearn.base import clone
@@ -107,3 +108,30 @@ def test_embeddings_against_one_hot_in_a_grid_search(penguins):
     assert search.score(X_test, y_test) > 0.95
     embedded = clone(pipe).set_params(mlpclassifier__categorical_features="from_dtype").fit(raw, y_train)
     assert embedded[-1].is_categorical_.sum() == 2  # island and sex, learned as embeddings
+
+
+@pytest.mark.parametrize("column", ["category", "string"])
+def test_a_single_categorical_column(column):
+    rng = np.random.RandomState(0)
+    values = rng.choice(["x", "y", "z"], 60)
+    frame = pd.DataFrame({"number": rng.normal(size=60),
+                          "kind": pd.Categorical(values) if column == "category" else values})
+    clf = MLPClassifier(categorical_features=["kind"], max_iter=5, random_state=0).fit(frame, values == "x")
+    assert clf.is_categorical_.tolist() == [False, True]
+    assert clf.predict(frame).shape == (60,)
+
+
+def test_embedding_dims_for_a_column_that_is_not_categorical():
+    frame = pd.DataFrame({"number": np.arange(20.0), "kind": pd.Categorical(list("ab") * 10)})
+    with pytest.raises(ValueError, match=r"embedding_dims names \['nope'\].*\['kind'\]"):
+        MLPClassifier(categorical_features="from_dtype", embedding_dims={"nope": 3}).fit(frame, np.arange(20) % 2)
+
+
+def test_categorical_features_on_all_or_no_categorical_columns():
+    kinds = pd.Categorical(list("abc") * 20)
+    categories_only = pd.DataFrame({"kind": kinds, "other": pd.Categorical(list("xy") * 30)})
+    clf = MLPClassifier(categorical_features="from_dtype", max_iter=5, random_state=0).fit(categories_only, kinds)
+    assert clf.is_categorical_.all() and clf.predict(categories_only).shape == (60,)
+    numbers = pd.DataFrame({"a": np.arange(60.0), "b": np.ones(60)})
+    plain = MLPClassifier(categorical_features="from_dtype", max_iter=5, random_state=0).fit(numbers, kinds)
+    assert plain.is_categorical_ is None and plain.predict(numbers).shape == (60,)

@@ -254,3 +254,9 @@ def test_all_zero_sample_weights_are_rejected():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="non-zero"):
         MLPClassifier().fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_sparse_input_with_early_stopping(iris):
+    X, y = iris
+    clf = MLPClassifier(early_stopping=True, max_iter=5, random_state=0).fit(sp.csr_matrix(X), y)
+    assert len(clf.validation_scores_) == 5

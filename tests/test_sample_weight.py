@@ -6,7 +6,7 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_iris, make_classification
 from sklearn.preprocessing import StandardScaler
 
 from skdeep import MLPClassifier, MLPRegressor
@@ -41,3 +41,13 @@ def test_weights_change_the_model(data):
     # more weight on class 0 makes the model lean towards it, on the other classes' samples too
     assert weighted[y == 0, 0].mean() > plain[y == 0, 0].mean()
     assert weighted[y != 0, 0].mean() > 2 * plain[y != 0, 0].mean()
+
+
+def test_batches_of_zero_weight_contribute_nothing():
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    weight = np.r_[np.zeros(100), np.ones(100)]
+    clf = MLPClassifier(shuffle=False, batch_size=50, max_iter=5, random_state=0).fit(X, y, sample_weight=weight)
+    unweighted = MLPClassifier(shuffle=False, batch_size=50, max_iter=5, random_state=0).fit(X[100:], y[100:])
+    assert np.isfinite(clf.loss_curve_).all()
+    # the zero-weight batches change nothing but the penalty's pull on the weights
+    np.testing.assert_allclose(clf.predict_proba(X), unweighted.predict_proba(X), atol=0.05)

@@ -1,5 +1,7 @@
 """torch's CPU threads: within the CPUs the process may use (cgroup quota, affinity), one for small work."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -111,3 +113,24 @@ def test_dense_work_counts_linear_weights_and_knows_what_it_cannot_count():
 def test_thread_count_never_exceeds_torchs_own_setting(monkeypatch):
     monkeypatch.setattr(skdeep._threads, "cpu_share", lambda: 64)
     assert threads_for(CNN((1, 8, 8), 10), rows=256) == torch.get_num_threads()
+
+
+def test_seeded_fits_in_threads_equal_sequential_ones(iris):
+    X, y = iris
+    params = dict(hidden_layer_sizes=(32,), dropout=0.3, max_iter=20, batch_size=32)
+
+    def fit(seed):
+        return MLPClassifier(random_state=seed, **params).fit(X, y).predict_proba(X)
+
+    sequential = [fit(seed) for seed in range(4)]
+    results = [None] * 4
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, fit(i))) for i in range(4)]
+    torch.manual_seed(123)
+    caller_state = torch.random.get_rng_state()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for threaded, alone in zip(results, sequential, strict=True):
+        np.testing.assert_array_equal(threaded, alone)
+    assert torch.equal(torch.random.get_rng_state(), caller_state)

@@ -82,3 +82,22 @@ def test_module_that_returns_no_module_is_explained():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(TypeError, match="module must build a torch.nn.Module"):
         TorchClassifier(lambda n_features, n_outputs: "not a module").fit(X, y)
+
+
+class ReturnsTuple(torch.nn.Module):
+    def __init__(self, n_features, n_outputs):
+        super().__init__()
+        self.layer = torch.nn.Linear(n_features, n_outputs)
+
+    def forward(self, x):
+        return self.layer(x), x
+
+
+def test_common_mistakes_with_your_own_module(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match="'module' parameter takes the module's class"):
+        TorchClassifier(torch.nn.Linear(4, 3), max_iter=2).fit(X, y)
+    with pytest.raises(TypeError, match="must return a tensor of raw outputs; it returned a tuple"):
+        TorchClassifier(ReturnsTuple, max_iter=2).fit(X, y)
+    factory = TorchClassifier(lambda **sizes: torch.nn.Linear(sizes["n_features"], sizes["n_outputs"]), max_iter=2)
+    assert factory.fit(X, y).predict(X).shape == (150,)  # a factory taking **kwargs gets the sizes

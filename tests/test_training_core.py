@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn import neural_network as sknn
-from sklearn.datasets import load_iris, make_regression
+from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -394,3 +394,9 @@ def test_partial_fit_after_an_lbfgs_fit_builds_the_new_solvers_optimizer(iris):
     clf = quietly(lambda: MLPClassifier(solver="lbfgs", max_iter=20, random_state=0).fit(X, y))
     clf.set_params(solver="adam").partial_fit(X, y)
     assert isinstance(clf.net_.optimizer_, torch.optim.Adam) and len(clf.loss_curve_) == 1
+
+
+def test_too_few_validation_samples_per_class_name_early_stopping():
+    X, _ = make_classification(n_samples=40, random_state=0)
+    with pytest.raises(ValueError, match="early_stopping=True holds out validation_fraction=0.1"):
+        MLPClassifier(early_stopping=True).fit(X, np.where(np.arange(40) == 0, "rare", "common"))
