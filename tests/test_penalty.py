@@ -1,0 +1,84 @@
+"""WeightPenalty: scikit-learn's L2 term (and skdeep's L1 term) on the weight matrices, its value and gradient."""
+
+import numpy as np
+import pytest
+import torch
+
+from skdeep._penalty import WeightPenalty
+from skdeep.modules import CNN, MLP
+
+STRENGTHS = [(0.0, 0.3), (0.05, 0.0), (0.05, 0.3)]
+
+
+@pytest.fixture
+def network():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return MLP(5, 3, hidden_layer_sizes=(7, 4), batch_norm=True).double()
+
+
+def with_gradients(weights, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    for weight in weights:
+        weight.grad = torch.randn(weight.shape, generator=generator, dtype=weight.dtype)
+    return [weight.grad.clone() for weight in weights]
+
+
+def test_the_penalised_weights_are_the_weight_matrices_and_kernels():
+    network = CNN((2, 6, 6), 3, conv_filters=(4,), hidden_layer_sizes=(5,), batch_norm=True)
+    expected = [network.features[0].weight, *(layer.weight for layer in network.head.linear_layers)]
+    assert [id(weight) for weight in WeightPenalty.weights(network)] == [id(weight) for weight in expected]
+
+
+@pytest.mark.parametrize("l1, l2", STRENGTHS)
+def test_penalty_value_is_scikit_learns_formula(l1, l2, network):
+    coefs = [layer.weight.detach().numpy().T for layer in network.linear_layers]  # scikit-learn's coefs_
+    batch_weight = 12.5
+    # scikit-learn: loss += (0.5 * alpha) * sum(s.ravel() @ s.ravel() for s in coefs_) / sw_sum
+    l2_term = 0.5 * l2 * sum(coef.ravel() @ coef.ravel() for coef in coefs)
+    l1_term = l1 * sum(np.abs(coef).sum() for coef in coefs)
+    penalty = WeightPenalty(l1=l1, l2=l2, batch_weight=batch_weight)
+    assert penalty.value(penalty.weights(network)) == pytest.approx((l1_term + l2_term) / batch_weight, rel=1e-12)
+
+
+@pytest.mark.parametrize("l1, l2", STRENGTHS)
+def test_loss_term_is_the_value_as_a_tensor(l1, l2, network):
+    penalty = WeightPenalty(l1=l1, l2=l2, batch_weight=3.0)
+    weights = penalty.weights(network)
+    assert float(penalty.loss_term(weights).detach()) == pytest.approx(penalty.value(weights), rel=1e-12)
+
+
+@pytest.mark.parametrize("l1, l2", STRENGTHS)
+def test_add_gradients_adds_autograds_gradient_of_the_loss_term(l1, l2, network):
+    penalty = WeightPenalty(l1=l1, l2=l2, batch_weight=7.0)
+    weights = penalty.weights(network)
+    expected = torch.autograd.grad(penalty.loss_term(weights), weights)
+    before = with_gradients(weights)
+    penalty.add_gradients(weights)
+    for weight, grad, added in zip(weights, before, expected, strict=True):
+        torch.testing.assert_close(weight.grad, grad + added, rtol=1e-12, atol=1e-12)
+
+
+def test_the_l1_subgradient_is_the_sign_and_zero_at_zero():
+    weight = torch.nn.Parameter(torch.tensor([[-2.0, 0.0, 3.0], [0.0, 0.5, -1e-30]]))
+    weight.grad = torch.zeros_like(weight)
+    WeightPenalty(l1=0.6, batch_weight=2.0).add_gradients([weight])
+    torch.testing.assert_close(weight.grad, 0.3 * torch.sign(weight.detach()))
+    assert weight.grad[0, 1] == 0 and weight.grad[1, 0] == 0
+
+
+def test_weights_without_gradients_are_left_without():
+    with_grad, without = torch.nn.Parameter(torch.ones(2, 2)), torch.nn.Parameter(torch.ones(2, 2))
+    with_grad.grad = torch.zeros(2, 2)
+    WeightPenalty(l1=1.0, l2=1.0).add_gradients([with_grad, without])
+    assert without.grad is None and torch.equal(with_grad.grad, torch.full((2, 2), 2.0))
+
+
+def test_no_strength_is_no_penalty(network):
+    penalty = WeightPenalty(batch_weight=5.0)
+    weights = penalty.weights(network)
+    before = with_gradients(weights)
+    penalty.add_gradients(weights)
+    assert not penalty and penalty.value(weights) == 0.0
+    assert all(torch.equal(weight.grad, grad) for weight, grad in zip(weights, before, strict=True))
+    assert WeightPenalty(l1=0.1) and WeightPenalty(l2=0.1)
