@@ -38,11 +38,12 @@ def count_no_improvement(count, best, value, tol, *, greater_is_better):
     >>> count_no_improvement(3, 1.0, 0.8, 0.1, greater_is_better=False)
     (0, 0.8)
     """
-    sign = 1.0 if greater_is_better else -1.0
-    improved = sign * (value - best) >= tol
-    if sign * (value - best) > 0:
-        best = value
-    return (0 if improved else count + 1), best
+    # scikit-learn's comparisons, term for term: at an improvement of tol they round as its do
+    if greater_is_better:
+        improved, better = value >= best + tol, value > best
+    else:
+        improved, better = value <= best - tol, value < best
+    return (0 if improved else count + 1), (value if better else best)
 
 
 def should_stop(count, n_iter_no_change):
