@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skdeep._base import store_parameters
-from skdeep._docs import fill_doc
+from skdeep._docs import CNN_HEAD_PARAMETERS, fill_doc
 from skdeep._mlp import DENSE_CONSTRAINTS, as_layer_sizes
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
 from skdeep.modules import CNN
@@ -24,6 +24,9 @@ _CNN_CONSTRAINTS = {
 
 class _CNNArchitecture:
     """Builds the :class:`skdeep.modules.CNN` of an estimator's parameters."""
+
+    #: the dense head's parameters mean less than the MLPs' (see skdeep._docs.fill_doc)
+    _parameter_docs = CNN_HEAD_PARAMETERS
 
     def _module_input_shape(self):
         channels_last = self.data_format == "channels_last"
@@ -196,9 +199,6 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
     Parameters
     ----------
     {parameters}
-
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        Loss to minimise.
 
     Attributes
     ----------

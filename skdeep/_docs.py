@@ -16,6 +16,18 @@ def _split_entries(text):
     return {re.match(r"\w+", block)[0]: block.rstrip() for block in blocks if block}
 
 
+#: the entries of the parameters that mean something else in the convolutional networks' dense head
+CNN_HEAD_PARAMETERS = _split_entries("""\
+hidden_layer_sizes : array-like of shape (n_dense_layers,), default=(100,)
+    The ith element is the number of neurons in the ith hidden layer of the
+    dense head after the convolutional blocks; ``()`` means none (the blocks'
+    flattened output goes straight to the output layer).
+
+dropout : float, default=0.0
+    Dropout probability after each hidden activation of the dense head (the
+    convolutional blocks have none).
+""")
+
 #: numpydoc entry of each parameter that several estimators share, by name
 _PARAMETERS = _split_entries("""\
 hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
@@ -244,6 +256,20 @@ categorical_features : {"from_dtype"}, array-like of str, int or bool, or None, 
 embedding_dims : int, dict or None, default=None
     Size of each embedding: None for ``min(50, (n_categories + 1) // 2)``, an
     int for every column, or ``{column name: size}`` (others use the rule).
+
+loss : {"squared_error", "poisson"}, default="squared_error"
+    Loss to minimise. ``"poisson"`` predicts ``exp(output)`` and needs
+    non-negative targets.
+
+module : type or callable
+    A :class:`torch.nn.Module` subclass, or a callable that returns a
+    module. It is called with ``module_params``, plus ``n_features`` (values
+    per sample), ``n_outputs`` and ``input_shape`` (shape of one sample) for
+    each of these it accepts and ``module_params`` does not set.
+
+module_params : dict, default=None
+    Keyword arguments of ``module``. Grid-search them as
+    ``module_params=[{...}, {...}]``.
 """)
 
 #: attribute sections that several estimators share, by the marker they replace
@@ -339,7 +365,8 @@ def fill_doc(cls):
     The Parameters section holds a ``{parameters}`` marker and, next to it,
     the entries of the parameters whose text is the class's own. The section
     becomes the entries of all ``__init__`` parameters in signature order: the
-    class's own, else the shared one of ``_PARAMETERS``. Each marker of
+    class's own, else those of its ``_parameter_docs`` (entries that a family
+    of estimators shares), else the shared one of ``_PARAMETERS``. Each marker of
     ``_ATTRIBUTES`` standing on a line of its own becomes its section. Inserted
     text gets the indentation of its marker, so that indented docstrings and
     the dedented ones of Python 3.13 both come out right.
@@ -414,13 +441,14 @@ def _fill_parameters(doc, cls):
 def _parameter_entries(cls, own):
     """The entries of ``cls.__init__``'s parameters in signature order: those in ``own``, else the shared ones."""
     names = list(inspect.signature(cls.__init__).parameters)[1:]
-    documented = {**_PARAMETERS, **own}
+    documented = {**_PARAMETERS, **getattr(cls, "_parameter_docs", {}), **own}
     missing = [name for name in names if name not in documented]
     foreign = [name for name in own if name not in names]
     if missing or foreign:
         raise ValueError(
             f"{cls.__name__}'s docstring must document exactly its __init__ parameters: "
-            f"{missing} have no entry (in skdeep._docs._PARAMETERS or the class's Parameters section), "
+            f"{missing} have no entry (in skdeep._docs._PARAMETERS, the class's _parameter_docs or its "
+            "Parameters section), "
             f"{foreign} are not parameters."
         )
     return [documented[name] for name in names]

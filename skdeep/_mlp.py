@@ -173,10 +173,6 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
     ----------
     {parameters}
 
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        Loss to minimise. ``"poisson"`` predicts ``exp(output)`` and needs
-        non-negative targets.
-
     Attributes
     ----------
     {fitted_attributes}

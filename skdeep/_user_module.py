@@ -60,16 +60,6 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
     ----------
     {parameters}
 
-    module : type or callable
-        A :class:`torch.nn.Module` subclass, or a callable that returns a
-        module. It is called with ``module_params``, plus ``n_features`` (values
-        per sample), ``n_outputs`` and ``input_shape`` (shape of one sample) for
-        each of these it accepts and ``module_params`` does not set.
-
-    module_params : dict, default=None
-        Keyword arguments of ``module``. Grid-search them as
-        ``module_params=[{...}, {...}]``.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -153,18 +143,6 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
     Parameters
     ----------
     {parameters}
-
-    module : type or callable
-        A :class:`torch.nn.Module` subclass, or a callable that returns a
-        module. It is called with ``module_params``, plus ``n_features``,
-        ``n_outputs`` and ``input_shape`` for each of these it accepts and
-        ``module_params`` does not set.
-
-    module_params : dict, default=None
-        Keyword arguments of ``module``.
-
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        Loss to minimise.
 
     Attributes
     ----------

@@ -25,20 +25,6 @@ OWN_MEANING = {
     "dropout": (CNNS, "dropout in the dense head only, not after the convolutional blocks"),
 }
 
-#: entries that disagree where the parameter means the same (or agree where it does not)
-DISAGREEMENTS = {
-    "loss": "CNNRegressor and TorchRegressor document it as 'Loss to minimise.' only; MLPRegressor adds that "
-            "'poisson' predicts exp(output) and needs non-negative targets, which holds for every regressor "
-            "(skdeep._tasks.NeuralRegressorBase)",
-    "module": "TorchRegressor's entry is a shortened copy of TorchClassifier's, for the same parameter",
-    "module_params": "TorchRegressor's entry lacks TorchClassifier's advice on grid-searching module_params",
-    "hidden_layer_sizes": "the CNNs document it with the MLPs' text, whose '() means no hidden layer (a linear "
-                          "model)' is untrue of a CNN, which keeps its convolutional blocks",
-    "dropout": "the CNNs document it with the MLPs' text, 'after each hidden activation', while skdeep.modules.CNN "
-               "puts dropout in the dense head only",
-}
-
-
 def taking(name):
     return [Estimator for Estimator in ESTIMATORS if name in SIGNATURES[Estimator]]
 
@@ -49,18 +35,13 @@ def entry(Estimator, name):
     return documented.type, " ".join(" ".join(documented.desc).split())
 
 
-def with_known_disagreements(names):
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=DISAGREEMENTS[name]))
-            if name in DISAGREEMENTS else name for name in names]
-
-
 @pytest.mark.parametrize("name", SHARED)
 def test_a_shared_parameter_has_one_default(name):
     defaults = {Estimator.__name__: SIGNATURES[Estimator][name].default for Estimator in taking(name)}
     assert len({repr(default) for default in defaults.values()}) == 1, defaults
 
 
-@pytest.mark.parametrize("name", with_known_disagreements(SHARED))
+@pytest.mark.parametrize("name", SHARED)
 def test_a_shared_parameter_has_one_documentation_entry_per_meaning(name):
     own, _ = OWN_MEANING.get(name, (set(), None))
     groups = [[Estimator for Estimator in taking(name) if (Estimator in own) is mine] for mine in (True, False)]
