@@ -27,6 +27,9 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
 - ``infer`` passes tensor batches (already on the device) straight to the
   module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
+- on the CPU, ``run_single_epoch`` runs each training step on the threads
+  that :class:`~skdeep._threads.BatchThreads` finds faster (the CPU share, or
+  one thread while other programs compete for the cores);
 - with ``cuda_graph``, ``run_single_epoch`` hands the training batches'
   row indices to a :class:`~skdeep._cuda_graph.CapturedTrainStep`, which replays
   the whole step as one CUDA graph;
@@ -55,6 +58,7 @@ from skdeep._cuda_graph import CapturedTrainStep
 from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._data import PREDICT_BATCH_SIZE, ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._optim import builds, make_optimizer, set_decoupled_weight_decay
+from skdeep._threads import BatchThreads
 
 
 def optimizer_factory(net_plan):
@@ -123,6 +127,7 @@ class SkdeepNet(NeuralNet):
         self.cuda_graph = cuda_graph
         self._grad_scaler = None
         self._captured_step = None
+        self._batch_threads = None
         self.penalised_weights = []
         self._optimized_parameters = []
 
@@ -252,11 +257,15 @@ class SkdeepNet(NeuralNet):
         self._optimized_parameters = [p for group in self.optimizer_.param_groups for p in group["params"]]
         if self.cuda_graph:
             self._captured_step = self._capture_on(X)
+        if torch.device(self.device).type == "cpu":  # (threads only matter to the CPU's kernels)
+            threads = BatchThreads(self.module_, self.batch_size)
+            self._batch_threads = threads if threads.tuning else None
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # hold no device tensors outside module_, optimizer_ and criterion_: those
         # are the ones skorch maps to the CPU when a GPU model is unpickled there
         self._grad_scaler = None
+        self._batch_threads = None
         self.penalised_weights = []
         self._optimized_parameters = []
         if self._captured_step is not None:  # the graph's gradient buffers go with it
@@ -327,6 +336,8 @@ class SkdeepNet(NeuralNet):
             self._set_training(training)
         captured = training and self._captured_step is not None
         steps = self._captured_steps(iterator) if captured else self._steps(iterator, training, step_fn, fit_params)
+        if training and self._batch_threads is not None:
+            steps = self._batch_threads.steps(steps)
         losses, sizes = [], []
         for batch, step in steps:
             loss = step["loss"].detach()

@@ -1,7 +1,32 @@
-"""How many CPU threads torch uses for a block of work: the CPU share, or one thread for small work."""
+"""How many CPU threads torch uses for a block of work: the CPU share, or one thread where it runs faster.
 
+Two rules choose. Small dense networks run on one thread: a second thread's
+wake-up and wait cost more than the half of the work it takes
+(:data:`SMALL_WORK`). Larger work runs on the process's CPU share, unless
+timing says otherwise: when another program's threads compete for the same
+cores (a second notebook, a test run, a documentation build), torch's OpenMP
+workers spin waiting for each other, and a step on two threads took up to
+35 times as long as on one. So a training call on the CPU times its batches
+(:class:`BatchThreads`): the first ones in turns on the CPU share and on one
+thread, then on the faster, looking again when batches slow down and, on one
+thread, from time to time. Predictions use what the module's last training
+found. torch's thread setting is the caller's again after each call.
+
+A thread count the user chose is never second-guessed by timing: with
+``OMP_NUM_THREADS`` set (as joblib's and loky's workers have it, to their
+share of the cores) or ``torch.set_num_threads`` called after skdeep's
+import, training runs on that count (within the CPU share and the rule for
+small work), which also makes runs of a large network repeat bit for bit on
+a shared machine (the thread count can change the last bits of some
+kernels' sums).
+"""
+
+import os
+import statistics
+import time
 import weakref
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 import torch
@@ -18,6 +43,12 @@ _LIGHT_LAYERS = (nn.Embedding, nn.EmbeddingBag, nn.Identity, nn.Dropout, nn.Flat
                  nn.BatchNorm1d, nn.LayerNorm)
 
 _dense_work_cache = weakref.WeakKeyDictionary()
+#: the threads that the last training of each module found faster: its predictions' threads
+_measured_threads = weakref.WeakKeyDictionary()
+#: torch's thread count outside skdeep's calls, inside :func:`torch_threads`
+_callers_threads = ContextVar("callers_threads", default=None)
+#: torch's thread count when skdeep was imported: another one later was the user's choice
+_THREADS_AT_IMPORT = torch.get_num_threads()
 
 
 @cache
@@ -69,28 +100,35 @@ def _is_activation(layer):
     return type(layer).__module__ == "torch.nn.modules.activation" and not isinstance(layer, nn.MultiheadAttention)
 
 
-def threads_for(module, rows):
+def threads_for(module, rows, *, measured=True):
     """The number of threads torch should use to run ``module`` on batches of ``rows`` rows.
 
     At most the process's CPU share (torch starts one thread per core it
     sees, ignoring a container's CPU quota and, on some builds, the process's
-    CPU affinity: 64 threads contending for 2 CPUs wait on each other), and
-    one thread for small dense networks (see :data:`SMALL_WORK`).
+    CPU affinity: 64 threads contending for 2 CPUs wait on each other) and
+    the caller's own setting, one thread for small dense networks (see
+    :data:`SMALL_WORK`), and, with ``measured``, no more than the module's
+    last training found faster.
     """
-    threads = min(torch.get_num_threads(), cpu_share())
+    callers = _callers_threads.get()
+    threads = min(torch.get_num_threads() if callers is None else callers, cpu_share())
     if threads > 1:
         work = dense_work(module)
         if work is not None and work * rows < SMALL_WORK:
             return 1
+        if measured:
+            return min(threads, _measured_threads.get(module, threads))
     return threads
 
 
 @contextmanager
 def torch_threads(module, rows):
-    """Run the block with torch on :func:`threads_for` threads; restore torch's setting after.
+    """Run the block with torch on :func:`threads_for` threads; restore the caller's setting after.
 
     Nothing changes where torch's count already fits (joblib's workers, for
-    instance, start with ``OMP_NUM_THREADS`` set to their share).
+    instance, start with ``OMP_NUM_THREADS`` set to their share). Inside the
+    block, :class:`BatchThreads` may change the count; the caller's comes back
+    all the same.
 
     Examples
     --------
@@ -106,11 +144,122 @@ def torch_threads(module, rows):
     """
     before = torch.get_num_threads()
     threads = threads_for(module, rows)
-    if threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
+    token = _callers_threads.set(before if _callers_threads.get() is None else _callers_threads.get())
+    if threads != before:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        _callers_threads.reset(token)
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def threads_chosen_by_user():
+    """Whether the caller chose torch's thread count: ``OMP_NUM_THREADS``, or ``torch.set_num_threads`` since import."""
+    callers = _callers_threads.get()
+    current = torch.get_num_threads() if callers is None else callers
+    return "OMP_NUM_THREADS" in os.environ or current != _THREADS_AT_IMPORT
+
+
+class BatchThreads:
+    """Run a training call's batches on the CPU share or on one thread, whichever is faster now.
+
+    The first batch runs on the CPU share untimed (it holds one-time costs);
+    then batches take turns on the CPU share and on one thread, timed per
+    row, until each has :attr:`PROBES` (or one is over twice as slow as the
+    other), and the faster stays. The choice is looked at again when the last
+    :attr:`WINDOW` batches ran :attr:`SLOWER` times slower than it was timed
+    (another program started), and, on one thread, after :attr:`RECHECK`
+    batches, a number that doubles each time one thread stays faster (the
+    other program may have ended; each look costs slow batches while it has
+    not). The choice is kept for the module's predictions.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network being trained.
+    rows : int
+        Rows per training batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._threads import BatchThreads
+    >>> threads = BatchThreads(torch.nn.Linear(1000, 1000), rows=256)
+    >>> threads.candidates[-1]
+    1
+    """
+
+    PROBES = 3
+    WINDOW = 5
+    SLOWER = 1.5
+    RECHECK = 128
+
+    def __init__(self, module, rows):
+        self.module = module
+        share = threads_for(module, rows, measured=False)
+        self.candidates = (share, 1) if share > 1 and not threads_chosen_by_user() else (share,)
+        self.choice = min(share, _measured_threads.get(module, share))
+        self._recheck = self.RECHECK
+        self._timings = self._schedule = self._recent = None
+        self._since_choice = 0
+        self._start_probing(untimed_first=True)
+
+    @property
+    def tuning(self):
+        """Whether there is a choice to make (a CPU share of more than one thread)."""
+        return len(self.candidates) > 1
+
+    def steps(self, steps):
+        """Yield from ``steps`` (pairs of a batch and its step's result), each step on the threads chosen for it."""
+        steps = iter(steps)
+        while True:
+            threads = self._schedule[0] if self._schedule else self.choice
+            if threads is None:  # (the untimed first batch)
+                threads = self.candidates[0]
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            start = time.perf_counter()
+            try:
+                batch, step = next(steps)
+            except StopIteration:
+                return
+            self._record(time.perf_counter() - start, batch[0].shape[0])
+            yield batch, step
+
+    def _start_probing(self, untimed_first=False):
+        turns = [self.choice, *(candidate for candidate in self.candidates if candidate != self.choice)]
+        self._schedule = ([None] if untimed_first else []) + turns * self.PROBES if self.tuning else []
+        self._timings = {candidate: [] for candidate in self.candidates}
+        self._recent = []
+
+    def _record(self, seconds, rows):
+        if not self.tuning:
+            return
+        per_row = seconds / max(rows, 1)
+        if self._schedule:
+            threads = self._schedule.pop(0)
+            if threads is not None:
+                self._timings[threads].append(per_row)
+                if not self._schedule or self._one_is_far_slower():
+                    self._choose()
+            return
+        self._since_choice += 1
+        self._recent = [*self._recent[1 - self.WINDOW:], per_row]
+        slowed = (len(self._recent) == self.WINDOW
+                  and statistics.median(self._recent) > self.SLOWER * self._reference)
+        if slowed or (self.choice == 1 and self._since_choice >= self._recheck):
+            self._start_probing()
+
+    def _one_is_far_slower(self):
+        done = [statistics.median(times) for times in self._timings.values() if times]
+        return len(done) == len(self.candidates) and max(done) > 2 * min(done)
+
+    def _choose(self):
+        medians = {threads: statistics.median(times) for threads, times in self._timings.items() if times}
+        choice = min(medians, key=medians.get)
+        self._recheck = self._recheck * 2 if choice == 1 and self.choice == 1 else self.RECHECK
+        self.choice, self._reference = choice, medians[choice]
+        self._schedule, self._since_choice = [], 0
+        _measured_threads[self.module] = choice

@@ -1,6 +1,7 @@
 """torch's CPU threads: within the CPUs the process may use (cgroup quota, affinity), one for small work."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from torch import nn
 import skdeep._threads
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor
 from skdeep._net import SkdeepNet
-from skdeep._threads import dense_work, threads_for
+from skdeep._threads import BatchThreads, dense_work, threads_for
 from skdeep.modules import CNN, MLP, EmbeddingMLP
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -23,6 +24,13 @@ def two_torch_threads():
     torch.set_num_threads(2)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def untimed(request, monkeypatch):
+    """The rules that hold before any timing: batches are not timed, unless a test is about timing them."""
+    if "timed" not in request.keywords:
+        monkeypatch.setattr(BatchThreads, "tuning", False)
 
 
 def _record_threads(monkeypatch, method_name):
@@ -134,3 +142,100 @@ def test_seeded_fits_in_threads_equal_sequential_ones(iris):
     for threaded, alone in zip(results, sequential, strict=True):
         np.testing.assert_array_equal(threaded, alone)
     assert torch.equal(torch.random.get_rng_state(), caller_state)
+
+
+# -- threads chosen by timing: the CPU share, or one thread while other programs compete ----------------------------
+
+timed = pytest.mark.timed
+
+
+def steps_timed_by_threads(seconds, n_batches, seen):
+    """Stand-in training steps, each taking ``seconds[threads]`` for torch's thread count as it runs."""
+    for _ in range(n_batches):
+        seen.append(torch.get_num_threads())
+        time.sleep(seconds[torch.get_num_threads()])
+        yield (torch.zeros(10, 3), None), {}
+
+
+@pytest.fixture
+def share_of_two(two_torch_threads, monkeypatch):
+    """Two CPUs, and torch's thread count as skdeep found it (none chosen by the user)."""
+    monkeypatch.setattr(skdeep._threads, "cpu_share", lambda: 2)
+    monkeypatch.setattr(skdeep._threads, "_THREADS_AT_IMPORT", 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
+def run_batches(batch_threads, seconds, n_batches):
+    seen = []
+    for _ in batch_threads.steps(steps_timed_by_threads(seconds, n_batches, seen)):
+        pass
+    return seen
+
+
+BUSY = {2: 0.03, 1: 0.004}  # another program's threads on the cores: two threads spin against them
+QUIET = {2: 0.01, 1: 0.018}
+
+
+@timed
+def test_one_thread_is_kept_when_the_cpu_share_runs_slower(share_of_two):
+    batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
+    seen = run_batches(batch_threads, BUSY, 12)
+    assert seen[:3] == [2, 2, 1]  # untimed first, then the turns, cut short by one thread's lead
+    assert set(seen[3:]) == {1} and batch_threads.choice == 1
+
+
+@timed
+def test_the_cpu_share_is_kept_on_a_quiet_machine(share_of_two):
+    batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
+    seen = run_batches(batch_threads, QUIET, 12)
+    assert seen[1:7] == [2, 1] * 3 and set(seen[7:]) == {2} and batch_threads.choice == 2
+
+
+@timed
+def test_batches_that_slow_down_reopen_the_choice(share_of_two):
+    batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
+    run_batches(batch_threads, QUIET, 10)
+    seen = run_batches(batch_threads, BUSY, 10)  # another program starts
+    assert batch_threads.choice == 1 and seen[-1] == 1
+    assert len(seen) - seen[::-1].index(2) <= BatchThreads.WINDOW + 2  # within a window and a turn
+
+
+@timed
+def test_one_thread_looks_at_the_cpu_share_again_from_time_to_time(share_of_two, monkeypatch):
+    monkeypatch.setattr(BatchThreads, "RECHECK", 4)
+    batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
+    run_batches(batch_threads, BUSY, 6)
+    assert batch_threads.choice == 1
+    run_batches(batch_threads, QUIET, 20)  # the other program has ended
+    assert batch_threads.choice == 2
+
+
+@timed
+def test_a_cnn_fit_trains_and_predicts_on_one_thread_while_two_run_slower(share_of_two, monkeypatch):
+    stepped = []
+    train_step = SkdeepNet.train_step
+
+    def step_slowed_on_two_threads(self, batch, **fit_params):
+        stepped.append(torch.get_num_threads())
+        time.sleep(BUSY[torch.get_num_threads()])
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(SkdeepNet, "train_step", step_slowed_on_two_threads)
+    X, y = load_digits(return_X_y=True)
+    clf = CNNClassifier(input_shape=(1, 8, 8), conv_filters=(4,), batch_size=20, max_iter=2, random_state=0)
+    clf.fit(X[:200], y[:200])
+    in_prediction = _record_threads(monkeypatch, "evaluation_step")
+    clf.predict(X[:50])
+    # (a step that a busy test machine delays may reopen the choice for a turn)
+    assert stepped[3:].count(1) >= 0.8 * len(stepped[3:]) and in_prediction == [1]
+    assert torch.get_num_threads() == 2  # the caller's setting is back
+
+
+@timed
+@pytest.mark.parametrize("choose", [lambda monkeypatch: torch.set_num_threads(1),
+                                    lambda monkeypatch: monkeypatch.setenv("OMP_NUM_THREADS", "2")],
+                         ids=["torch.set_num_threads", "OMP_NUM_THREADS"])
+def test_a_thread_count_the_user_chose_is_never_timed(choose, share_of_two, monkeypatch):
+    assert BatchThreads(CNN((1, 8, 8), 10), rows=10).tuning
+    choose(monkeypatch)
+    assert not BatchThreads(CNN((1, 8, 8), 10), rows=10).tuning

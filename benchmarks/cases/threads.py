@@ -1,0 +1,67 @@
+"""CPU fits beside another torch program: skdeep's choice of threads against the same fit held to one thread."""
+
+import subprocess
+import sys
+import time
+
+import torch
+
+from baselines import digits_data
+from harness import Case, child_script, interleaved_times, medians
+
+ROUNDS = 3
+
+
+def digits_fits():
+    """The digits CNN and a (256, 256) digits MLP, each a function that fits once: name -> function."""
+    import skdeep
+
+    X, y = digits_data()
+    return {
+        "CNNClassifier(conv_filters=(16, 32)), 5 epochs": lambda: skdeep.CNNClassifier(
+            conv_filters=(16, 32), input_shape=(1, 8, 8), max_iter=5, random_state=0, device="cpu").fit(X, y),
+        "MLPClassifier((256, 256)), 20 epochs": lambda: skdeep.MLPClassifier(
+            (256, 256), max_iter=20, random_state=0, device="cpu").fit(X, y),
+    }
+
+
+def on_one_thread(fit):
+    """``fit`` run with torch held to one thread, as a user who set ``torch.set_num_threads(1)`` runs it."""
+    def run():
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fit()
+        finally:
+            torch.set_num_threads(before)
+    return run
+
+
+def thread_rows(setting):
+    """One row per fit: skdeep's median, the one-thread median and their ratio, interleaved over the rounds."""
+    rows = []
+    for name, fit in digits_fits().items():
+        fit()  # untimed: one-time costs
+        times = medians(interleaved_times({"skdeep": fit, "one thread": on_one_thread(fit)}, rounds=ROUNDS))
+        rows.append([setting, name, f"{times['skdeep']:.2f} s", f"{times['one thread']:.2f} s",
+                     f"{times['skdeep'] / times['one thread']:.2f}x"])
+    return rows
+
+
+def case_contention(device):
+    """The fits beside another torch program with its default threads, then on the quiet machine."""
+    program = subprocess.Popen([sys.executable, child_script("torch_program")])
+    try:
+        time.sleep(2.0)  # (its import and first steps)
+        rows = thread_rows("beside another torch program")
+    finally:
+        program.kill()
+        program.wait()
+    rows += thread_rows("quiet")
+    return (f"CPU fits beside another torch program: skdeep's threads against one thread ({ROUNDS} interleaved "
+            "rounds, medians; digits, 1,797 images)",
+            ["machine", "fit", "skdeep", "held to one thread", "skdeep / one thread"], rows)
+
+
+CASES = {"contention": Case(case_contention, "digits CNN and (256, 256) MLP beside another torch program, and quiet",
+                            ("cpu",))}
