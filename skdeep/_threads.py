@@ -165,15 +165,18 @@ def threads_chosen_by_user():
 class BatchThreads:
     """Run a training call's batches on the CPU share or on one thread, whichever is faster now.
 
-    The first batch runs on the CPU share untimed (it holds one-time costs);
-    then batches take turns on the CPU share and on one thread, timed per
-    row, until each has :attr:`PROBES` (or one is over twice as slow as the
-    other), and the faster stays. The choice is looked at again when the last
-    :attr:`WINDOW` batches ran :attr:`SLOWER` times slower than it was timed
-    (another program started), and, on one thread, after :attr:`RECHECK`
-    batches, a number that doubles each time one thread stays faster (the
-    other program may have ended; each look costs slow batches while it has
-    not). The choice is kept for the module's predictions.
+    A look at the two runs a block of batches on one thread, then a block on
+    the CPU share; the first batch of each block is not counted (it pays the
+    switch, and at the start of a fit one-time costs), the others are timed
+    per row, and the block with the lower mean wins. A batch on the CPU share
+    over :attr:`ABORT` times slower than one thread's mean ends the look at
+    once: beside another program, a batch on two threads can take 35 times
+    as long, and the look must not cost more than it saves. The choice is
+    looked at again when the last :attr:`WINDOW` batches ran :attr:`SLOWER`
+    times slower than it was timed (another program started) and, on one
+    thread, after :attr:`RECHECK` batches, a number that doubles each time
+    one thread stays faster (the other program may have ended). The choice is
+    kept for the module's predictions.
 
     Parameters
     ----------
@@ -191,10 +194,11 @@ class BatchThreads:
     1
     """
 
-    PROBES = 3
+    BLOCK = 4
+    ABORT = 2.0
     WINDOW = 5
     SLOWER = 1.5
-    RECHECK = 128
+    RECHECK = 200
 
     def __init__(self, module, rows):
         self.module = module
@@ -202,22 +206,23 @@ class BatchThreads:
         self.candidates = (share, 1) if share > 1 and not threads_chosen_by_user() else (share,)
         self.choice = min(share, _measured_threads.get(module, share))
         self._recheck = self.RECHECK
-        self._timings = self._schedule = self._recent = None
         self._since_choice = 0
-        self._start_probing(untimed_first=True)
+        self._recent = []
+        self._schedule = []  # (threads, whether timed) of the batches of a look in progress
+        self._timings = {}
+        if self.tuning:
+            self._start_look()
 
     @property
     def tuning(self):
-        """Whether there is a choice to make (a CPU share of more than one thread)."""
+        """Whether there is a choice to make (a CPU share of more than one thread, and none chosen by the user)."""
         return len(self.candidates) > 1
 
     def steps(self, steps):
         """Yield from ``steps`` (pairs of a batch and its step's result), each step on the threads chosen for it."""
         steps = iter(steps)
         while True:
-            threads = self._schedule[0] if self._schedule else self.choice
-            if threads is None:  # (the untimed first batch)
-                threads = self.candidates[0]
+            threads = self._schedule[0][0] if self._schedule else self.choice
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
             start = time.perf_counter()
@@ -225,41 +230,36 @@ class BatchThreads:
                 batch, step = next(steps)
             except StopIteration:
                 return
-            self._record(time.perf_counter() - start, batch[0].shape[0])
+            self._record(threads, (time.perf_counter() - start) / max(batch[0].shape[0], 1))
             yield batch, step
 
-    def _start_probing(self, untimed_first=False):
-        turns = [self.choice, *(candidate for candidate in self.candidates if candidate != self.choice)]
-        self._schedule = ([None] if untimed_first else []) + turns * self.PROBES if self.tuning else []
-        self._timings = {candidate: [] for candidate in self.candidates}
+    def _start_look(self):
+        share = self.candidates[0]
+        self._schedule = [(1, False), *[(1, True)] * self.BLOCK, (share, False), *[(share, True)] * self.BLOCK]
+        self._timings = {threads: [] for threads in self.candidates}
         self._recent = []
 
-    def _record(self, seconds, rows):
+    def _record(self, threads, per_row):
         if not self.tuning:
             return
-        per_row = seconds / max(rows, 1)
         if self._schedule:
-            threads = self._schedule.pop(0)
-            if threads is not None:
+            _, timed = self._schedule.pop(0)
+            if timed:
                 self._timings[threads].append(per_row)
-                if not self._schedule or self._one_is_far_slower():
-                    self._choose()
+            one = self._timings[1]
+            if threads != 1 and one and per_row > self.ABORT * statistics.fmean(one):
+                self._choose(1)
+            elif not self._schedule:
+                self._choose(min(self._timings, key=lambda candidate: statistics.fmean(self._timings[candidate])))
             return
         self._since_choice += 1
         self._recent = [*self._recent[1 - self.WINDOW:], per_row]
-        slowed = (len(self._recent) == self.WINDOW
-                  and statistics.median(self._recent) > self.SLOWER * self._reference)
+        slowed = len(self._recent) == self.WINDOW and statistics.fmean(self._recent) > self.SLOWER * self._reference
         if slowed or (self.choice == 1 and self._since_choice >= self._recheck):
-            self._start_probing()
+            self._start_look()
 
-    def _one_is_far_slower(self):
-        done = [statistics.median(times) for times in self._timings.values() if times]
-        return len(done) == len(self.candidates) and max(done) > 2 * min(done)
-
-    def _choose(self):
-        medians = {threads: statistics.median(times) for threads, times in self._timings.items() if times}
-        choice = min(medians, key=medians.get)
+    def _choose(self, choice):
         self._recheck = self._recheck * 2 if choice == 1 and self.choice == 1 else self.RECHECK
-        self.choice, self._reference = choice, medians[choice]
+        self.choice, self._reference = choice, statistics.fmean(self._timings[choice])
         self._schedule, self._since_choice = [], 0
         _measured_threads[self.module] = choice
