@@ -168,7 +168,9 @@ class BatchThreads:
     A look at the two runs a block of batches on one thread, then a block on
     the CPU share; the first batch of each block is not counted (it pays the
     switch, and at the start of a fit one-time costs), the others are timed
-    per row, and the block with the lower mean wins. A batch on the CPU share
+    per row, and the CPU share stays unless one thread's mean is lower by more
+    than :attr:`MARGIN` (timings on a busy machine are noisy, and on a quiet
+    one the share is the faster by a fifth or more). A batch on the CPU share
     over :attr:`ABORT` times slower than one thread's mean ends the look at
     once: beside another program, a batch on two threads can take 35 times
     as long, and the look must not cost more than it saves. The choice is
@@ -195,8 +197,9 @@ class BatchThreads:
     """
 
     BLOCK = 4
+    MARGIN = 0.1
     ABORT = 2.0
-    WINDOW = 5
+    WINDOW = 8
     SLOWER = 1.5
     RECHECK = 200
 
@@ -250,7 +253,9 @@ class BatchThreads:
             if threads != 1 and one and per_row > self.ABORT * statistics.fmean(one):
                 self._choose(1)
             elif not self._schedule:
-                self._choose(min(self._timings, key=lambda candidate: statistics.fmean(self._timings[candidate])))
+                share = self.candidates[0]
+                faster = statistics.fmean(one) * (1 + self.MARGIN) < statistics.fmean(self._timings[share])
+                self._choose(1 if faster else share)
             return
         self._since_choice += 1
         self._recent = [*self._recent[1 - self.WINDOW:], per_row]
