@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from skdeep._advice import out_of_memory, with_memory_advice
-from skdeep._callbacks import check_finite_weights, training_callbacks
+from skdeep._callbacks import check_finite_outputs, check_finite_weights, training_callbacks
 from skdeep._checkpoint import TrainingCheckpoint
 from skdeep._dask import BlockDataset, BlockRows
 from skdeep._data import (
@@ -52,7 +52,7 @@ from skdeep._random import seeded_torch, seeded_training
 from skdeep._record import record_training, stopping_progress
 from skdeep._rollback import FittedSnapshot, forget_fit, roll_back
 from skdeep._threads import torch_threads
-from skdeep._validation import validate_training_data, validate_X, validate_X_y
+from skdeep._validation import check_split_weights, validate_training_data, validate_X, validate_X_y
 from skdeep.modules import SklearnLoss
 
 
@@ -312,8 +312,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             data_parallel.check_same_data(X, y, sample_weight)
         call = self._training_call(incremental, reset, data_parallel)
         device = self.device_ if call.continues_optimizer else resolve_device(self.device)
-        plan = plan_training(self.get_params(deep=False), DataSummary(X.shape[0], isinstance(X, BlockRows)), call,
-                             device)
+        data = DataSummary(X.shape[0], isinstance(X, BlockRows), np.result_type(self._fit_dtype, X.dtype))
+        plan = plan_training(self.get_params(deep=False), data, call, device)
         checkpoint = None if plan.checkpoint is None else TrainingCheckpoint.for_fit(
             self, X, y, sample_weight, data_parallel if plan.data_parallel else None)
         self._random_state = self._training_random_state(data_parallel)
@@ -323,7 +323,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         plan = plan.for_module(module)
         train_data, validation = self._datasets(X, y, sample_weight, plan, device)
         progress = stopping_progress(self, plan, call)
-        penalty = plan.penalty(1.0 if train_data.sample_weight is None else float(train_data.sample_weight.mean()))
+        penalty = plan.penalty(1.0 if train_data.sample_weight is None
+                               else float(train_data.sample_weight.double().mean()))
         seed = int(self._random_state.randint(np.iinfo(np.int32).max))
         net = self._net_for(plan, call, module, device).configure(
             plan, penalty=penalty, data_parallel=data_parallel if plan.data_parallel else None,
@@ -336,11 +337,25 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             # the interrupted fit's epochs count as this fit's
             epochs = plan.epochs - (0 if saved is None else checkpoint.restore(net, saved))
             interrupt = self._run_epochs(net, epochs, train_data, progress, X, y)
-        check_finite_weights(net, plan.solver)
+        check_finite_weights(net, plan.solver, epochs_before)
+        if plan.output_check:
+            self._check_trained_outputs(net, plan.solver, data.output_dtype,
+                                        [train_data] + ([] if validation is None else [validation[0]]))
         record_training(self, net, plan, progress, call, epochs_before)
         if checkpoint is not None and interrupt is None:  # the fitted estimator is the result now
             checkpoint.remove()
         return interrupt
+
+    def _check_trained_outputs(self, net, solver, dtype, datasets):
+        """Raise scikit-learn's divergence error where the predictions of ``net`` are not finite in ``dtype``.
+
+        ``datasets`` hold the rows that ``net`` was fitted on, its validation
+        set included (data streamed from dask is not read again).
+        """
+        datasets = [dataset for dataset in datasets if isinstance(dataset, ArrayDataset)]
+        if datasets:
+            finite = [self._network_outputs(net, dataset, dtype, self._predicted)[1] for dataset in datasets]
+            check_finite_outputs(net, np.concatenate(finite), dtype, solver)
 
     def _training_call(self, incremental, reset, data_parallel):
         """What the plan needs to know of this call: its kind, what it goes on from, the ranks, the module's kind."""
@@ -390,6 +405,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                 f"early_stopping=True holds out validation_fraction={plan.validation_fraction} of the "
                 f"training data, stratified by class, which fails here: {error}"
             ) from error
+        check_split_weights(sample_weight, train_index, valid_index, plan.validation_fraction)
         validation = place_on_device(dataset.subset(torch.from_numpy(valid_index)), device)
         return (place_on_device(dataset.subset(torch.from_numpy(train_index)), device),
                 (validation, self._validation_scorer()))
@@ -423,6 +439,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             device=device,
             verbose=0,
             predict_nonlinearity=self._predict_nonlinearity(),
+            autocast=net_plan.autocast,
             **net_plan.compile_options,
         ).initialize()
 
@@ -476,6 +493,15 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
 
     # -- prediction ---------------------------------------------------------------
 
+    def _predicted(self, raw):
+        """What ``predict`` makes of raw float64 outputs, before they take the dtype of predictions.
+
+        A transform as :meth:`_raw_predict` takes it (a task may apply its
+        output function): what a trained network must give finite on its
+        training rows.
+        """
+        return raw
+
     def _raw_predict(self, X, transform=None):
         """Raw network outputs for X, of shape (n_samples, n_outputs).
 
@@ -491,11 +517,42 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         X = self._validate_X(X)
         dtype = next(self.module_.parameters()).dtype
         dataset = ArrayDataset(as_tensor_source(X, dtype, self._module_input_shape()), dtype=dtype)
+        output, finite = self._network_outputs(self.net_, dataset, np.result_type(self._fit_dtype, X.dtype),
+                                               transform)
+        if not finite.all():
+            raise ValueError(
+                f"The network's output is not finite (NaN or inf) in {output.dtype.name}, the dtype of the "
+                f"predictions, for {int((~finite).sum())} of the {len(finite)} samples in X, so "
+                f"{type(self).__name__} cannot predict them. Check X for extreme values (it must be scaled as the "
+                "training data was), and a module of your own for operations that give NaN."
+            )
+        return output
+
+    def _network_outputs(self, net, dataset, dtype, transform=None):
+        """The outputs of ``net`` for ``dataset``, transformed and in ``dtype``, and whether each row's are finite.
+
+        Parameters
+        ----------
+        net : skdeep._net.SkdeepNet
+        dataset : skdeep._data.ArrayDataset
+        dtype : numpy.dtype
+            The dtype of the outputs.
+        transform : callable, default=None
+            As :meth:`_raw_predict` takes it; it runs on rows whose raw
+            outputs are finite in float64.
+
+        Returns
+        -------
+        output : ndarray of shape (n_samples, n_outputs)
+        finite : ndarray of bool of shape (n_samples,)
+            Whether the raw output of each row is finite, and its output in ``dtype`` too.
+        """
+        device = torch.device(net.device)
         # on a GPU: X goes over once when it fits, outputs are gathered there and
         # copied back once, instead of a synchronising copy per batch
-        dataset = place_on_device(dataset, self.device_)
-        with torch.inference_mode(), torch_threads(self.module_, min(X.shape[0], PREDICT_BATCH_SIZE)):
-            output = self.net_.forward(dataset, device=self.device_)
+        dataset = place_on_device(dataset, device)
+        with torch.inference_mode(), torch_threads(net.module_, min(len(dataset), PREDICT_BATCH_SIZE)):
+            output = net.forward(dataset, device=device)
             if output.device.type == "cpu":
                 # a copy: the module's output may be a view of X or of its own weights, which the
                 # in-place transforms must not write to
@@ -504,25 +561,22 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             else:
                 output = output.double()
                 finite = torch.isfinite(output).all(dim=1).cpu().numpy()
-            self._check_outputs(output, finite, X.shape[0])
-            if transform is not None:
-                output = transform(output)
-        output = output if isinstance(output, np.ndarray) else output.cpu().numpy()
-        return output.astype(np.result_type(self._fit_dtype, X.dtype), copy=False)
+            self._check_output_shape(output, len(dataset))
+            with np.errstate(over="ignore"):  # values beyond the range of dtype become inf, and are counted
+                if transform is not None and finite.all():
+                    output = transform(output)
+                output = output if isinstance(output, np.ndarray) else output.cpu().numpy()
+                output = output.astype(dtype, copy=False)
+        if finite.all() and not np.isfinite(output).all():
+            finite = np.isfinite(output).all(axis=1)
+        return output, finite
 
-    def _check_outputs(self, output, finite, n_samples):
-        """Refuse module outputs of the wrong shape or with non-finite rows (``finite``: one flag per row)."""
+    def _check_output_shape(self, output, n_samples):
+        """Refuse module outputs of the wrong shape."""
         if output.shape != (n_samples, self.n_outputs_):
             raise ValueError(
                 f"The module returned outputs of shape {tuple(output.shape)} for {n_samples} samples; "
                 f"{type(self).__name__} needs shape ({n_samples}, {self.n_outputs_})."
-            )
-        if not finite.all():
-            raise ValueError(
-                f"The network's output is not finite (NaN or inf) for {int((~finite).sum())} of the "
-                f"{len(finite)} samples in X, so {type(self).__name__} cannot predict them. Check X for "
-                "extreme values (it must be scaled as the training data was), and a module of your own "
-                "for operations that give NaN."
             )
 
 

@@ -5,6 +5,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
@@ -27,7 +28,7 @@ def _set_learning_rate(net, value, *, keep_velocity=False):
                if state.get("momentum_buffer") is not None] if keep_velocity else []
     if buffers and isinstance(optimizer, torch.optim.SGD):  # (the rate is read only here: on a GPU, it syncs)
         old = _learning_rate(net)
-        if old > 0 and value != old:
+        if old > 0 and value > 0 and value != old:  # (a rate that underflows to 0 moves nothing, whatever the buffers)
             torch._foreach_mul_(buffers, old / value)
     for group in optimizer.param_groups:
         if torch.is_tensor(group["lr"]):  # a captured CUDA graph reads it from the device
@@ -149,20 +150,74 @@ DIVERGED = ("Solver produced non-finite parameter weights. The input data may co
             "large values and need to be preprocessed.")
 
 
-def divergence_advice(net, solver):
-    """What to change when training with ``solver`` on ``net`` diverged."""
+def divergence_advice(net, solver, *, first_batch=False):
+    """What to change when training with ``solver`` on ``net`` diverged.
+
+    With ``first_batch``, the loss was not finite from the call's first
+    batch, before any step: the cause is the data or the module, not the
+    learning rate.
+    """
     scale = "scale the features (for example with sklearn.preprocessing.StandardScaler)"
+    if first_batch:
+        return ("The loss was not finite from the first batch on, before any training step, so the learning rate "
+                f"is not the cause: check X and y for extreme values ({scale}) and, if the network is your own "
+                "module, its forward pass for operations that give NaN or inf.")
     if solver == "lbfgs":
         return f"Try to {scale}, or precision='float64'."
     return (f"Lower the learning rate (learning_rate_init; currently {_learning_rate(net):g}) or {scale}. "
             "If the network is your own module, check that its output is finite.")
 
 
-def check_finite_weights(net, solver):
-    """Raise scikit-learn's error if the trained weights are not all finite."""
+def first_batch_diverged(net, epochs_before, solver):
+    """Whether the loss of the first training step after the net's first ``epochs_before`` epochs was not finite.
+
+    LBFGS's one step runs a line search, whose first trial says nothing on
+    its own: False for it.
+    """
+    if solver == "lbfgs" or len(net.history) <= epochs_before:
+        return False
+    return not math.isfinite(net.history[epochs_before]["batches"][0]["train_loss"])
+
+
+def check_finite_weights(net, solver, epochs_before=0):
+    """Raise scikit-learn's error if the trained weights are not all finite.
+
+    Parameters
+    ----------
+    net : skdeep._net.SkdeepNet
+        The trained net.
+    solver : str
+        The estimator's solver, named in the advice.
+    epochs_before : int, default=0
+        The net's epochs before this training call.
+    """
     finite = torch.stack([p.detach().isfinite().all() for p in net.module_.parameters()]).all()
     if not bool(finite):
-        raise ValueError(f"{DIVERGED} {divergence_advice(net, solver)}")
+        first_batch = first_batch_diverged(net, epochs_before, solver)
+        raise ValueError(f"{DIVERGED} {divergence_advice(net, solver, first_batch=first_batch)}")
+
+
+def check_finite_outputs(net, finite, dtype, solver):
+    """Raise scikit-learn's error if the trained network's outputs on its training rows are not finite in ``dtype``.
+
+    Parameters
+    ----------
+    net : skdeep._net.SkdeepNet
+        The trained net.
+    finite : ndarray of bool of shape (n_samples,)
+        Whether the outputs on each training row are finite in ``dtype``.
+    dtype : numpy.dtype
+        The dtype of predictions.
+    solver : str
+        The estimator's solver, named in the advice.
+    """
+    if finite.all():
+        return
+    raise ValueError(
+        f"{DIVERGED} The trained network's predictions for {int((~finite).sum())} of its {len(finite)} training "
+        f"samples are not finite in {np.dtype(dtype).name} (NaN, or beyond its range), the dtype of its "
+        f"predictions (that of X). {divergence_advice(net, solver)}"
+    )
 
 
 class DivergenceCheck(Callback):
@@ -174,7 +229,9 @@ class DivergenceCheck(Callback):
     stopping this raises scikit-learn's error, with advice that fits the
     solver; with early stopping it warns and stops, and the monitor restores
     the best epoch's weights (scikit-learn records NaN validation scores and
-    keeps the best weights too).
+    keeps the best weights too). A loss that is not finite from the call's
+    first batch on raises in every case, with advice on the data and the
+    module: no step has been taken, and there are no weights to restore.
 
     Parameters
     ----------
@@ -187,14 +244,19 @@ class DivergenceCheck(Callback):
     def __init__(self, solver, early_stopping):
         self.solver = solver
         self.early_stopping = early_stopping
+        self._epochs_before = 0
+
+    def on_train_begin(self, net, **kwargs):
+        self._epochs_before = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1]["train_loss"]
         if math.isfinite(loss):
             return
         where = f"The training loss became {loss} in epoch {len(net.history)}."
-        if not self.early_stopping:
-            raise ValueError(f"{DIVERGED} {where} {divergence_advice(net, self.solver)}")
+        first_batch = first_batch_diverged(net, self._epochs_before, self.solver)
+        if first_batch or not self.early_stopping:
+            raise ValueError(f"{DIVERGED} {where} {divergence_advice(net, self.solver, first_batch=first_batch)}")
         warnings.warn(
             f"Training diverged: {where} Training stopped and the weights of the epoch with the best "
             f"validation score were restored. {divergence_advice(net, self.solver)}",

@@ -19,8 +19,39 @@ MISSING_CODE, UNKNOWN_CODE = 0, 1
 _FIRST_CATEGORY = 2
 
 
-def _is_categorical_dtype(dtype):
+def is_categorical_dtype(dtype):
+    """Whether ``dtype`` is a pandas ``category`` or a polars ``Categorical`` / ``Enum`` column's."""
     return isinstance(dtype, pd.CategoricalDtype) or str(dtype).startswith(("Categorical", "Enum"))
+
+
+def refuse_categorical_columns(estimator, X, error):
+    """Raise ``error``, a failed conversion of X to numbers, again with advice where X has categorical columns.
+
+    Parameters
+    ----------
+    estimator : skdeep._base.BaseNeuralEstimator
+    X : DataFrame or array-like
+        The columns that were to be numbers.
+    error : ValueError
+    """
+    dtypes, columns = getattr(X, "dtypes", None), getattr(X, "columns", None)
+    if dtypes is None or columns is None:
+        return
+    names = [str(name) for name, dtype in zip(columns, dtypes, strict=True) if is_categorical_dtype(dtype)]
+    if not names:
+        return
+    if "categorical_features" not in estimator.get_params(deep=False):
+        taken, advice = f"{type(estimator).__name__} takes", ""
+    elif estimator.categorical_features is None:
+        taken, advice = "categorical_features=None takes", "set categorical_features='from_dtype' to learn an " \
+                                                           "embedding of each, or "
+    else:
+        taken, advice = (f"categorical_features={estimator.categorical_features!r} does not select, so it takes",
+                         "select them in categorical_features (or set it to 'from_dtype'), or ")
+    raise ValueError(
+        f"{error}\nX has categorical columns {names}, which {taken} as numbers: {advice}encode them first (for "
+        "example with sklearn.preprocessing.OneHotEncoder in a sklearn.compose.ColumnTransformer)."
+    ) from error
 
 
 def _columns(X, indices):
@@ -50,7 +81,7 @@ def categorical_mask(X, categorical_features, n_features):
     """
     if isinstance(categorical_features, str):  # "from_dtype", by the parameter's constraints
         dtypes = getattr(X, "dtypes", None)
-        return np.array([_is_categorical_dtype(dtype) for dtype in dtypes] if dtypes is not None
+        return np.array([is_categorical_dtype(dtype) for dtype in dtypes] if dtypes is not None
                         else [False] * n_features)
     spec = np.asarray(categorical_features)
     if spec.dtype.kind == "b":
@@ -80,7 +111,9 @@ class CategoricalEmbeddingMixin:
     """Validation of tabular X with categorical columns, for the MLP estimators."""
 
     def _validate_X_y(self, X, y, *, reset):
-        if self.categorical_features is None:
+        # a new network takes the columns that categorical_features says; one trained on takes those it was built for
+        encoded = self.categorical_features is not None if reset else getattr(self, "is_categorical_", None) is not None
+        if not encoded:
             return super()._validate_X_y(X, y, reset=reset)
         return self._encode_tabular(X, y, reset=reset)
 
@@ -108,12 +141,9 @@ class CategoricalEmbeddingMixin:
         if mask.all():  # categories only: no numeric block to validate, y on its own
             numeric = np.empty((X.shape[0], 0))
             if y is not None:
-                _, y = check_X_y(np.empty((X.shape[0], 1)), y, multi_output=True, y_numeric=self._y_numeric)
-        elif y is None:
-            numeric = check_array(_columns(X, np.flatnonzero(~mask)), dtype=(np.float32, np.float64))
+                _, y = check_X_y(np.zeros((X.shape[0], 1)), y, multi_output=True, y_numeric=self._y_numeric)
         else:
-            numeric, y = check_X_y(_columns(X, np.flatnonzero(~mask)), y, dtype=(np.float32, np.float64),
-                                   multi_output=True, y_numeric=self._y_numeric)
+            numeric, y = self._numeric_columns(_columns(X, np.flatnonzero(~mask)), y)
         categories = np.array(_columns(X, np.flatnonzero(mask)), dtype=object)  # a copy: written below
         categories[pd.isna(categories)] = np.nan  # None, NaN, NA, NaT: one missing value
         if reset:
@@ -123,6 +153,17 @@ class CategoricalEmbeddingMixin:
             ).fit(categories)
         codes = self.categorical_encoder_.transform(categories) + _FIRST_CATEGORY
         return np.hstack([numeric, codes.astype(numeric.dtype)]), y
+
+    def _numeric_columns(self, columns, y):
+        """The columns that are not categorical, validated as numbers (and y with them, where given)."""
+        try:
+            if y is None:
+                return check_array(columns, dtype=(np.float32, np.float64)), None
+            return check_X_y(columns, y, dtype=(np.float32, np.float64), multi_output=True,
+                             y_numeric=self._y_numeric)
+        except ValueError as error:
+            refuse_categorical_columns(self, columns, error)
+            raise
 
     def _embedding_dims(self):
         """Cardinality (reserved codes included) and embedding size of each categorical column."""

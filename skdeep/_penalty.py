@@ -53,10 +53,14 @@ class WeightPenalty:
 
     @torch.no_grad()
     def value(self, weights):
-        """The penalty at the current ``weights`` (those :meth:`weights` gives), as a float."""
+        """The penalty at the current ``weights`` (those :meth:`weights` gives), as a float.
+
+        Computed in float64, as the loss it is added to: the squares of large
+        float32 weights overflow float32.
+        """
         if not self or not weights:
             return 0.0
-        weights = torch.cat([w.reshape(-1) for w in weights])
+        weights = torch.cat([w.reshape(-1) for w in weights]).double()
         total = 0.0
         if self.l1:
             total += self.l1 * float(weights.abs().sum())

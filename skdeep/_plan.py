@@ -20,6 +20,7 @@ honours it.
 import warnings
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from sklearn.model_selection._split import _validate_shuffle_split
 
@@ -51,10 +52,14 @@ class DataSummary:
         Rows of training data, a validation set included.
     streamed : bool, default=False
         Whether X is read block by block from a dask collection.
+    output_dtype : numpy.dtype, default=float64
+        The dtype that predictions on these rows take (that of X at fit,
+        promoted with this X's).
     """
 
     n_samples: int
     streamed: bool = False
+    output_dtype: np.dtype = np.dtype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class NetPlan:
         Whether training steps are captured as CUDA graphs (see :mod:`skdeep._cuda_graph`).
     compile_options : dict
         skorch's ``compile`` and ``compile__mode`` for ``torch.compile`` of the module.
+    autocast : torch.dtype or None
+        The dtype of mixed-precision forward passes, in training and in
+        prediction (a loaded model predicts as the fitted one did).
     """
 
     solver: str
@@ -117,6 +125,7 @@ class NetPlan:
     lr: float
     cuda_graph: object
     compile_options: dict
+    autocast: object = None
 
     @property
     def decoupled_weight_decay(self):
@@ -151,8 +160,13 @@ class TrainingPlan:
         normalisation; set by :meth:`for_module`).
     dtype : torch.dtype
         The dtype of the network's weights and of the data it trains on.
-    autocast : torch.dtype or None
-        The dtype of mixed-precision forward passes.
+    output_check : bool
+        Whether the trained network's outputs on its training rows are
+        checked in the dtype of predictions. A finite training loss vouches
+        for them only where it was computed at the trained weights (LBFGS's,
+        at its solution: stochastic solvers step after each batch's loss),
+        in a dtype no wider than theirs (float64 weights give float32
+        predictions of a float32 X).
     net : NetPlan
         The optimizer, learning rate, CUDA-graph and compile modes.
     l1, l2 : float
@@ -186,7 +200,7 @@ class TrainingPlan:
     batch_size: int
     shuffle: bool
     dtype: object
-    autocast: object
+    output_check: bool
     net: NetPlan
     l1: float
     l2: float
@@ -201,6 +215,11 @@ class TrainingPlan:
     checkpoint: object
     checkpoint_every: int
     fold_single_batch: bool = False
+
+    @property
+    def autocast(self):
+        """The dtype of mixed-precision forward passes (the net's), or None."""
+        return self.net.autocast
 
     @property
     def data_parallel(self):
@@ -295,6 +314,7 @@ def plan_training(params, data, call, device):
     batch_size = resolve_batch_size(params["batch_size"], n_train) if stochastic else n_train
     decoupled = solver == _DECOUPLED_DECAY_SOLVER
     epochs = 1 if call.incremental or not stochastic else params["max_iter"]
+    dtype = call.module_dtype if call.continues_optimizer and call.module_dtype is not None else dtype
     return TrainingPlan(
         solver=solver,
         stochastic=stochastic,
@@ -304,8 +324,8 @@ def plan_training(params, data, call, device):
         n_train=n_train,
         batch_size=batch_size,
         shuffle=params["shuffle"],
-        dtype=call.module_dtype if call.continues_optimizer else dtype,
-        autocast=autocast,
+        dtype=dtype,
+        output_check=stochastic or torch.finfo(dtype).max > float(np.finfo(data.output_dtype).max),
         net=plan_net(params, device, ranks=ranks, own_module=call.own_module),
         l1=params["l1"],
         l2=0.0 if decoupled else params["alpha"],
@@ -351,6 +371,7 @@ def plan_net(params, device, *, ranks=1, own_module=True):
         lr=params["learning_rate_init"] if solver in STOCHASTIC_SOLVERS else 1.0,
         cuda_graph=graph,
         compile_options=compile_options if compile_mode else {},
+        autocast=PRECISIONS[params["precision"]][1],
     )
 
 

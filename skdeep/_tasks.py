@@ -65,6 +65,11 @@ def _identity(raw):
     return raw
 
 
+def _exp(raw):
+    """``exp`` of raw outputs, in place: a numpy array on the CPU, a tensor on a GPU."""
+    return np.exp(raw, out=raw) if isinstance(raw, np.ndarray) else raw.exp_()
+
+
 def _weights(dataset):
     return None if dataset.sample_weight is None else dataset.sample_weight.cpu().numpy()
 
@@ -323,8 +328,8 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
     def _loss_kind(self):
         return self.loss
 
-    def _output(self, raw):
-        return np.exp(raw) if self.out_activation_ == "exp" else raw
+    def _predicted(self, raw):
+        return _exp(raw) if self.out_activation_ == "exp" else raw
 
     def _validation_scorer(self):
         return partial(validation_r2, exp_output=self.out_activation_ == "exp")
@@ -366,5 +371,5 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             A dask array, computed lazily, for a dask X.
         """
-        prediction = self._output(self._raw_predict(X))
+        prediction = self._raw_predict(X, transform=self._predicted)
         return prediction.ravel() if self.n_outputs_ == 1 else prediction

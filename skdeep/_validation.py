@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 
+from skdeep._categorical import refuse_categorical_columns
 from skdeep._dask import BlockRows, is_dask_collection, row_blocks
 from skdeep._data import PREDICT_BATCH_SIZE
 
@@ -46,10 +47,36 @@ def validate_training_data(estimator, X, y, sample_weight, *, reset):
 def validate_X_y(estimator, X, y, *, reset):
     """Validate training data in memory; samples of more than one dimension are flattened."""
     X, sample_shape = _flatten_samples(X)
-    X, y = validate_data(estimator, X, y, multi_output=True, y_numeric=estimator._y_numeric, reset=reset,
-                         **_X_CHECKS)
+    try:
+        X, y = validate_data(estimator, X, y, multi_output=True, y_numeric=estimator._y_numeric, reset=reset,
+                             **_X_CHECKS)
+    except ValueError as error:
+        refuse_categorical_columns(estimator, X, error)
+        raise
     _check_sample_shape(estimator, X, sample_shape, reset=reset)
     return X, y
+
+
+def check_split_weights(sample_weight, train_index, validation_index, validation_fraction):
+    """Refuse an early-stopping split whose training or validation rows all have a sample weight of 0.
+
+    Parameters
+    ----------
+    sample_weight : ndarray of shape (n_samples,)
+    train_index, validation_index : ndarray of int
+        The rows of each side of the split.
+    validation_fraction : float
+        The part of the rows held out, named in the error.
+    """
+    for rows, part, empty in ((train_index, "training", "nothing to train on"),
+                              (validation_index, "validation", "no validation score")):
+        if not np.any(sample_weight[rows] > 0):
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction={validation_fraction} of the samples "
+                f"({len(validation_index)} of {len(sample_weight)}), and the {len(rows)} {part} sample(s) all have "
+                f"a sample_weight of 0, which leaves {empty}. Give more samples a non-zero weight, change "
+                "validation_fraction, or set early_stopping=False."
+            )
 
 
 def validate_X(estimator, X):

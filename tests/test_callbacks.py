@@ -35,8 +35,10 @@ def learning_rate(net):
     return net.optimizer_.param_groups[0]["lr"]
 
 
-def end_epoch(net, callback, train_loss=1.0, **kwargs):
+def end_epoch(net, callback, train_loss=1.0, first_batch_loss=1.0, **kwargs):
+    """An epoch of two batches, as the net writes it, whose mean loss is ``train_loss``."""
     net.history.new_epoch()
+    net.history.record("batches", [{"train_loss": first_batch_loss}, {"train_loss": train_loss}])
     net.history.record("train_loss", train_loss)
     callback.on_epoch_end(net, **kwargs)
 
@@ -64,6 +66,18 @@ def test_a_new_rate_keeps_sgds_velocity_as_scikit_learns():
     assert new_rate == pytest.approx(LR / 10)
     for before, state in zip(buffers, net.optimizer_.state.values(), strict=True):  # velocity: rate x buffer
         torch.testing.assert_close(new_rate * state["momentum_buffer"], LR * before)
+
+
+def test_a_rate_that_underflows_to_zero_leaves_sgds_buffers_alone():
+    net = fake_net(momentum=0.9)
+    net.module_(torch.ones(4, 3)).sum().backward()
+    net.optimizer_.step()
+    buffers = [state["momentum_buffer"].clone() for state in net.optimizer_.state.values()]
+    tiny = np.nextafter(0.0, 1.0)  # the smallest learning_rate_init: divided, it rounds to 0
+    end_epoch(net, LearningRateSchedule("invscaling", tiny, power_t=0.5), dataset_train=torch.zeros(99, 3))
+    assert learning_rate(net) == 0.0
+    for before, state in zip(buffers, net.optimizer_.state.values(), strict=True):
+        torch.testing.assert_close(state["momentum_buffer"], before)
 
 
 def test_cosine_annealing_is_torchs_cosine_schedule():
@@ -196,6 +210,15 @@ def test_a_non_finite_loss_with_early_stopping_warns_and_stops():
     with pytest.warns(ConvergenceWarning, match="Training diverged.*best validation score were restored"):
         with pytest.raises(StopTraining):
             end_epoch(fake_net(), DivergenceCheck("sgd", early_stopping=True), train_loss=math.nan)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_loss_not_finite_from_the_first_batch_points_at_the_data_and_the_module(early_stopping):
+    net, check = fake_net(), DivergenceCheck("adam", early_stopping=early_stopping)
+    check.on_train_begin(net)
+    with pytest.raises(ValueError, match="non-finite .*from the first batch on.*check X and y") as error:
+        end_epoch(net, check, train_loss=math.nan, first_batch_loss=math.nan)
+    assert "learning_rate_init" not in str(error.value)
 
 
 def test_a_finite_loss_trains_on():

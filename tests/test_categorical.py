@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import skdeep._categorical
 from skdeep import MLPClassifier, MLPRegressor
 
 palmerpenguins = pytest.importorskip("palmerpenguins")
@@ -135,3 +136,43 @@ def test_categorical_features_on_all_or_no_categorical_columns():
     numbers = pd.DataFrame({"a": np.arange(60.0), "b": np.ones(60)})
     plain = MLPClassifier(categorical_features="from_dtype", max_iter=5, random_state=0).fit(numbers, kinds)
     assert plain.is_categorical_ is None and plain.predict(numbers).shape == (60,)
+
+
+def test_a_categorical_column_left_to_numbers_points_at_from_dtype():
+    frame = pd.DataFrame({"number": np.arange(6.0), "kind": pd.Categorical(list("abc") * 2)})
+    with pytest.raises(ValueError, match=r"categorical columns \['kind'\].*categorical_features='from_dtype'"):
+        MLPRegressor(max_iter=1).fit(frame, np.arange(6.0))
+    with pytest.raises(ValueError, match=r"\['kind'\], which categorical_features=\['number'\] does not select"):
+        MLPRegressor(categorical_features=["number"], max_iter=1).fit(frame, np.arange(6.0))
+
+
+def test_a_categorical_column_of_numbers_is_numbers_as_in_scikit_learn():
+    frame = pd.DataFrame({"number": np.arange(6.0), "kind": pd.Categorical([1, 2, 3] * 2)})
+    assert MLPRegressor(max_iter=1).fit(frame, np.arange(6.0)).n_features_in_ == 2
+
+
+@pytest.mark.parametrize("numbers_only", [True, False])
+def test_a_warm_fit_takes_the_columns_as_the_network_was_built_whatever_categorical_features_says(numbers_only):
+    frame = pd.DataFrame({"number": np.arange(8.0), "kind": pd.Categorical(list("ab") * 4)})
+    X = frame[["number"]] if numbers_only else frame
+    clf = MLPRegressor(categorical_features="from_dtype", warm_start=True, max_iter=1, random_state=0)
+    clf.fit(X, np.arange(8.0))
+    built = clf.is_categorical_
+    clf.set_params(categorical_features=None if not numbers_only else "from_dtype").fit(X, np.arange(8.0))
+    assert (clf.is_categorical_ is None) is numbers_only and (built is None or clf.is_categorical_ is built)
+
+
+def test_y_beside_categorical_columns_only_is_checked_against_no_uninitialised_memory(monkeypatch):
+    class Uninitialised:
+        """numpy, whose empty arrays hold NaN, as uninitialised memory may."""
+
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def empty(shape, *args, **kwargs):
+            return np.full(shape, np.nan)
+
+    monkeypatch.setattr(skdeep._categorical, "np", Uninitialised())
+    frame = pd.DataFrame({"kind": pd.Categorical(list("ab") * 3)})
+    assert MLPClassifier(categorical_features="from_dtype", max_iter=1).fit(frame, [0, 1] * 3).is_categorical_.all()

@@ -82,3 +82,8 @@ def test_no_strength_is_no_penalty(network):
     assert not penalty and penalty.value(weights) == 0.0
     assert all(torch.equal(weight.grad, grad) for weight, grad in zip(weights, before, strict=True))
     assert WeightPenalty(l1=0.1) and WeightPenalty(l2=0.1)
+
+
+def test_the_penalty_of_large_float32_weights_is_finite_as_the_loss_it_joins():
+    weights = [torch.full((2, 2), 1e20, dtype=torch.float32)]
+    assert WeightPenalty(l1=1.0, l2=2.0).value(weights) == pytest.approx(4e20 + 4e40)

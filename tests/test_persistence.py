@@ -77,6 +77,13 @@ def test_pickle_and_joblib_round_trips_predict_identically(data, dump, load):
     assert restored.n_iter_ == 1 and len(restored.loss_curve_) == len(clf.loss_curve_) + 1
 
 
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_a_loaded_mixed_precision_model_predicts_as_the_fitted_one(data, precision):
+    X, y = data
+    clf = make(precision=precision, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X), clf.predict_proba(X))
+
+
 def test_pickled_model_holds_no_training_data(data):
     X, y = data
     reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, early_stopping=True, random_state=0)

@@ -126,6 +126,20 @@ def test_precision_gives_the_dtype_and_autocast(precision, dtype, autocast):
     assert (planned.dtype, planned.autocast) == (dtype, autocast)
 
 
+@pytest.mark.parametrize("solver, precision, output_dtype, checked", [
+    ("adam", "float32", np.float32, True),  # the loss of each batch comes before its step
+    ("lbfgs", "float64", np.float32, True),  # a finite float64 loss, outputs that float32 cannot hold
+    ("lbfgs", "float64", np.float64, False),  # LBFGS's loss is at its solution
+    ("lbfgs", "float32", np.float32, False),
+    ("lbfgs", "float32", np.float64, False),
+])
+def test_outputs_are_checked_after_training_where_the_loss_does_not_vouch_for_them(
+        solver, precision, output_dtype, checked):
+    data = DataSummary(100, output_dtype=np.dtype(output_dtype))
+    params = MLPClassifier(solver=solver, precision=precision).get_params()
+    assert plan_training(params, data, FIT, CPU).output_check is checked
+
+
 def test_a_continued_partial_fit_keeps_its_networks_dtype():
     call = dataclasses.replace(PARTIAL, module_dtype=torch.float64)
     assert plan(call, precision="float32").dtype == torch.float64

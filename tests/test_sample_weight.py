@@ -51,3 +51,14 @@ def test_batches_of_zero_weight_contribute_nothing():
     assert np.isfinite(clf.loss_curve_).all()
     # the zero-weight batches change nothing but the penalty's pull on the weights
     np.testing.assert_allclose(clf.predict_proba(X), unweighted.predict_proba(X), atol=0.05)
+
+
+@pytest.mark.parametrize(("weight", "side"), [([1.0, 0.0, 0.0], "training"), ([0.0, 1.0, 0.0], "validation")])
+def test_an_early_stopping_split_that_leaves_a_side_without_weight_is_refused(weight, side):
+    # validation_fraction=0.5 of 3 rows holds rows 0 and 2 out (random_state=0): row 1 is left to train on
+    X, y = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([1.0, 2.0, 3.0])
+    reg = MLPRegressor(solver="adamw", early_stopping=True, validation_fraction=0.5, l1=0.001, max_iter=2,
+                       random_state=0)
+    with pytest.raises(ValueError, match=rf"the \d {side} sample\(s\) all have a sample_weight of 0"):
+        reg.fit(X, y, sample_weight=np.array(weight))
+    assert not hasattr(reg, "net_")
