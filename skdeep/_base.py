@@ -34,7 +34,6 @@ from skdeep._callbacks import check_finite_outputs, check_finite_weights, traini
 from skdeep._checkpoint import TrainingCheckpoint
 from skdeep._dask import BlockDataset, BlockRows
 from skdeep._data import (
-    PREDICT_BATCH_SIZE,
     ArrayDataset,
     as_tensor_source,
     check_representable,
@@ -46,6 +45,7 @@ from skdeep._device import resolve_device
 from skdeep._distributed import DataParallel
 from skdeep._net import SkdeepNet, optimizer_factory
 from skdeep._optim import load_optimizer_state
+from skdeep._outputs import network_outputs
 from skdeep._persistence import estimator_state, restore_estimator
 from skdeep._plan import PRECISIONS, STOCHASTIC_SOLVERS, DataSummary, TrainingCall, plan_net, plan_training
 from skdeep._random import seeded_torch, seeded_training
@@ -354,7 +354,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         """
         datasets = [dataset for dataset in datasets if isinstance(dataset, ArrayDataset)]
         if datasets:
-            finite = [self._network_outputs(net, dataset, dtype, self._predicted)[1] for dataset in datasets]
+            finite = [network_outputs(net, dataset, dtype, self._predicted)[1] for dataset in datasets]
             check_finite_outputs(net, np.concatenate(finite), dtype, solver)
 
     def _training_call(self, incremental, reset, data_parallel):
@@ -517,8 +517,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         X = self._validate_X(X)
         dtype = next(self.module_.parameters()).dtype
         dataset = ArrayDataset(as_tensor_source(X, dtype, self._module_input_shape()), dtype=dtype)
-        output, finite = self._network_outputs(self.net_, dataset, np.result_type(self._fit_dtype, X.dtype),
-                                               transform)
+        output, finite = network_outputs(self.net_, dataset, np.result_type(self._fit_dtype, X.dtype), transform)
         if not finite.all():
             raise ValueError(
                 f"The network's output is not finite (NaN or inf) in {output.dtype.name}, the dtype of the "
@@ -527,57 +526,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                 "training data was), and a module of your own for operations that give NaN."
             )
         return output
-
-    def _network_outputs(self, net, dataset, dtype, transform=None):
-        """The outputs of ``net`` for ``dataset``, transformed and in ``dtype``, and whether each row's are finite.
-
-        Parameters
-        ----------
-        net : skdeep._net.SkdeepNet
-        dataset : skdeep._data.ArrayDataset
-        dtype : numpy.dtype
-            The dtype of the outputs.
-        transform : callable, default=None
-            As :meth:`_raw_predict` takes it; it runs on rows whose raw
-            outputs are finite in float64.
-
-        Returns
-        -------
-        output : ndarray of shape (n_samples, n_outputs)
-        finite : ndarray of bool of shape (n_samples,)
-            Whether the raw output of each row is finite, and its output in ``dtype`` too.
-        """
-        device = torch.device(net.device)
-        # on a GPU: X goes over once when it fits, outputs are gathered there and
-        # copied back once, instead of a synchronising copy per batch
-        dataset = place_on_device(dataset, device)
-        with torch.inference_mode(), torch_threads(net.module_, min(len(dataset), PREDICT_BATCH_SIZE)):
-            output = net.forward(dataset, device=device)
-            if output.device.type == "cpu":
-                # a copy: the module's output may be a view of X or of its own weights, which the
-                # in-place transforms must not write to
-                output = output.numpy().astype(np.float64)
-                finite = np.isfinite(output).all(axis=1)
-            else:
-                output = output.double()
-                finite = torch.isfinite(output).all(dim=1).cpu().numpy()
-            self._check_output_shape(output, len(dataset))
-            with np.errstate(over="ignore"):  # values beyond the range of dtype become inf, and are counted
-                if transform is not None and finite.all():
-                    output = transform(output)
-                output = output if isinstance(output, np.ndarray) else output.cpu().numpy()
-                output = output.astype(dtype, copy=False)
-        if finite.all() and not np.isfinite(output).all():
-            finite = np.isfinite(output).all(axis=1)
-        return output, finite
-
-    def _check_output_shape(self, output, n_samples):
-        """Refuse module outputs of the wrong shape."""
-        if output.shape != (n_samples, self.n_outputs_):
-            raise ValueError(
-                f"The module returned outputs of shape {tuple(output.shape)} for {n_samples} samples; "
-                f"{type(self).__name__} needs shape ({n_samples}, {self.n_outputs_})."
-            )
 
 
 def _continue_training(net, previous):
