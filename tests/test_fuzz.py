@@ -14,11 +14,14 @@ score, set_params between calls, pickle, clone). The property:
   scikit-learn's (never a torch-internal error) whose message names a
   parameter or the data problem;
 - a failed first fit leaves the estimator unfitted, and a failed later
-  training call leaves the model as it was: it predicts as before.
+  training call leaves the model as it was: it predicts as before;
+- the MLPs refuse no first fit that scikit-learn's MLP makes with the same
+  parameters and data (a divergence aside: skdeep judges it on the loss and
+  the predictions, scikit-learn on the weights alone).
 
 The "ci" profile (the default) runs a fixed set of examples (derandomized)
-in about a minute on two cores; ``SKDEEP_FUZZ=long`` runs the "long" profile,
-fresh random examples for as long as it takes.
+in under a minute on two cores; ``SKDEEP_FUZZ=long`` runs the "long" profile:
+fresh random examples, five times as many.
 """
 
 import os
@@ -35,16 +38,18 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
+from sklearn import neural_network
 from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from skdeep import CNNClassifier, CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier, TorchRegressor
+from skdeep._callbacks import DIVERGED
 from skdeep.modules import ACTIVATIONS, MLP
 
 _COMMON = dict(deadline=None, database=None, print_blob=True, suppress_health_check=list(HealthCheck))
-settings.register_profile("ci", max_examples=150, derandomize=True, **_COMMON)
+settings.register_profile("ci", max_examples=400, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=2000, **_COMMON)
 PROFILE = settings.get_profile(os.environ.get("SKDEEP_FUZZ", "ci"))
 
@@ -52,12 +57,17 @@ ESTIMATORS = [MLPClassifier, MLPRegressor, CNNClassifier, CNNRegressor, TorchCla
 
 #: the largest value drawn for an unbounded parameter: tiny networks, a few epochs, any learning rate
 UPPER = {"max_iter": 4, "max_fun": 40, "n_iter_no_change": 4, "checkpoint_every": 3, "batch_size": 40,
-         "embedding_dims": 4, "alpha": 10.0, "l1": 1.0, "learning_rate_init": 10.0, "power_t": 4.0, "tol": 10.0,
-         "epsilon": 1.0}
+         "alpha": 10.0, "l1": 1.0, "learning_rate_init": 10.0, "power_t": 4.0, "tol": 10.0, "epsilon": 1.0}
 #: parameters whose defaults are never drawn: large networks, long fits, fresh entropy (an example replays as it ran)
 UNDRAWN_DEFAULTS = {"max_iter", "max_fun", "hidden_layer_sizes", "conv_filters", "module_params", "random_state"}
 #: the checkpoint parameter's file, in each example's own folder
 CHECKPOINT = "checkpoint.pt"
+#: scikit-learn's MLPs, to compare refusals with
+SCIKIT_LEARNS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
+#: the values of skdeep's parameters beyond scikit-learn's that train as scikit-learn does (or are not read then)
+AS_SCIKIT_LEARN = {"dropout": [0.0], "batch_norm": [False], "l1": [0.0], "class_weight": [None],
+                   "categorical_features": [None], "device": ["cpu", "auto"], "precision": ["float32", "float64"],
+                   "compile": [False], "cuda_graph": [False, "auto"], "checkpoint": [None]}
 #: the dtypes that X takes, the first one for any other
 FLOATS = (np.float32, np.float64)
 #: where the library that raised an error lives: skdeep's and scikit-learn's errors only
@@ -176,9 +186,12 @@ def parameter_values(Estimator, name, data):
 
 
 def parameters(Estimator, data):
-    """Every parameter of ``Estimator``, drawn."""
-    return st.fixed_dictionaries({name: parameter_values(Estimator, name, data)
-                                  for name in sorted(Estimator._parameter_constraints)})
+    """Every parameter of ``Estimator``, drawn; for the MLPs, a third of the time as scikit-learn's MLP has them."""
+    drawn = {name: parameter_values(Estimator, name, data) for name in sorted(Estimator._parameter_constraints)}
+    if Estimator not in SCIKIT_LEARNS:
+        return st.fixed_dictionaries(drawn)
+    theirs = {**drawn, **{name: st.sampled_from(values) for name, values in AS_SCIKIT_LEARN.items() if name in drawn}}
+    return st.one_of(st.fixed_dictionaries(drawn), st.fixed_dictionaries(drawn), st.fixed_dictionaries(theirs))
 
 
 def redrawn(Estimator, data):
@@ -366,13 +379,44 @@ def check_probabilities(estimator, X):
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
 
 
+def scikit_learns(estimator, X):
+    """scikit-learn's MLP with ``estimator``'s parameters, or None where they have no equivalent there."""
+    Theirs = SCIKIT_LEARNS.get(type(estimator))
+    params = estimator.get_params()
+    if Theirs is None or any(params.get(name, values[0]) not in values for name, values in AS_SCIKIT_LEARN.items()):
+        return None
+    dtypes = set(X.dtypes) if isinstance(X, pd.DataFrame) else {X.dtype}
+    if params["precision"] == "float32" and dtypes != {np.dtype(np.float32)}:
+        return None  # scikit-learn trains other X in float64
+    theirs = Theirs(**{name: params[name] for name in Theirs().get_params()})
+    try:
+        theirs._validate_params()
+    except ValueError:  # (solvers, activations and schedules of skdeep's own)
+        return None
+    return theirs
+
+
+def check_scikit_learn_refuses(estimator, error, how, X, y, weight, classes):
+    """A first training call that skdeep refuses, scikit-learn's MLP must refuse too, or end with a loss that is
+    not finite: a divergence aside."""
+    theirs = scikit_learns(estimator, X)
+    if theirs is None or DIVERGED in str(error):
+        return
+    event("a refusal compared with scikit-learn's")
+    try:
+        getattr(theirs, how)(X, y, sample_weight=weight, **classes)
+    except Exception:
+        return
+    assert not np.isfinite(theirs.loss_), f"scikit-learn's {how} works where skdeep refuses: {error}"
+
+
 class Calls:
     """The calls of one example on one estimator, and the predictions its model must keep."""
 
     def __init__(self, Estimator, params, data, workdir):
         self.data, self.workdir = data, workdir
         self.estimator = Estimator(**self._params(params))
-        self.reference = None  # predictions of the fitted model on the training X, once known
+        self.reference = None  # the fitted model's predictions on the whole X, once known
 
     def _params(self, params):
         """``params`` with the checkpoint file in the example's own folder."""
@@ -398,15 +442,16 @@ class Calls:
         return {"classes": self.data.labels}
 
     def train(self, how, rows):
+        """A training call ("fit", "warm fit" or "partial_fit") on the rows ``rows``, and what it must leave."""
         estimator = self.estimator
         if how == "partial_fit" and not hasattr(estimator, "partial_fit"):
             return
         fitted = estimator.__sklearn_is_fitted__()
-        before = self._predictions() if fitted else None
+        before, classes = self._predictions() if fitted else None, self._classes()
         X, y, weight = self.data.rows(rows)
         try:
             if how == "partial_fit":
-                estimator.partial_fit(X, y, sample_weight=weight, **self._classes())
+                estimator.partial_fit(X, y, sample_weight=weight, **classes)
             else:
                 estimator.set_params(warm_start=how == "warm fit" or estimator.warm_start)
                 estimator.fit(X, y, sample_weight=weight)
@@ -416,6 +461,7 @@ class Calls:
             if not fitted:
                 with pytest.raises(NotFittedError):
                     check_is_fitted(estimator)
+                check_scikit_learn_refuses(estimator, error, how, X, y, weight, classes)
             elif before is not None:
                 np.testing.assert_array_equal(estimator.predict(self.data.X), before)
             return
@@ -427,6 +473,7 @@ class Calls:
         self._predictions()
 
     def predict(self, method):
+        """A call of ``method`` ("predict", "predict_proba" or "score") on the whole X."""
         estimator = self.estimator
         if not estimator.__sklearn_is_fitted__():
             with pytest.raises(NotFittedError):
@@ -449,15 +496,18 @@ class Calls:
             assert method == "score" or self.reference is None, "the model predicted these rows before"
 
     def set_params(self, params):
+        """``set_params`` between calls: the model stays, its predictions may change (the shape of its samples)."""
         self.estimator.set_params(**self._params(params))
-        self.reference = None  # a parameter the model predicts with (the shape of its samples) may change
+        self.reference = None
 
     def pickle(self):
+        """A pickle round trip: the model predicts as before."""
         self.estimator = pickle.loads(pickle.dumps(self.estimator))
         if self.reference is not None:
             np.testing.assert_array_equal(self.estimator.predict(self.data.X), self.reference)
 
     def clone(self):
+        """A clone, unfitted, goes on in its place."""
         self.estimator = clone(self.estimator)
         self.reference = None
         with pytest.raises(NotFittedError):
@@ -482,6 +532,7 @@ def call_sequences(Estimator, data):
 
 
 def run(calls, sequence):
+    """Make the calls of ``sequence``, one example's, on ``calls``."""
     for call in sequence:
         note(f"call: {call[0]}{'' if len(call) == 1 else f' {call[1]!r}'}")
         kind = call[0]
