@@ -14,7 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import _fit_context
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -51,6 +51,7 @@ from skdeep._plan import PRECISIONS, STOCHASTIC_SOLVERS, DataSummary, TrainingCa
 from skdeep._random import seeded_torch, seeded_training
 from skdeep._record import record_training, stopping_progress
 from skdeep._rollback import FittedSnapshot, forget_fit, roll_back
+from skdeep._routing import RoutedParameters, check_routed_names
 from skdeep._threads import torch_threads
 from skdeep._validation import check_split_weights, validate_training_data, validate_X, validate_X_y
 from skdeep.modules import SklearnLoss
@@ -59,14 +60,19 @@ from skdeep.modules import SklearnLoss
 def store_parameters(estimator, parameters):
     """Store an ``__init__``'s arguments as attributes, as scikit-learn requires.
 
-    Call it as ``store_parameters(self, locals())`` first in ``__init__``.
+    Call it as ``store_parameters(self, locals())`` first in ``__init__``;
+    the routed parameters of ``**routed_params`` (skorch's
+    ``<part>__<argument>``) are stored under their own names.
     """
     for name, value in parameters.items():
-        if name not in ("self", "__class__"):
+        if name == "routed_params":
+            for routed, argument in value.items():
+                setattr(estimator, routed, argument)
+        elif name not in ("self", "__class__"):
             setattr(estimator, name, value)
 
 
-class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
+class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
     """Shared fit/partial_fit/predict machinery of skdeep's estimators.
 
     Not for direct use: a public estimator combines a task base of
@@ -118,6 +124,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         "cuda_graph": ["boolean", StrOptions({"auto"})],
         "checkpoint": [None, str, os.PathLike],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "optimizer": [type, None],
     }
 
     # -- what subclasses provide ------------------------------------------------
@@ -177,6 +185,14 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
     def _predict_nonlinearity(self):
         """The function that ``net_.predict_proba`` applies to raw outputs (picklable)."""
 
+    @abstractmethod
+    def _predict_targets(self):
+        """What ``net_.predict`` makes of ``net_.predict_proba``'s output: encoded targets (picklable, or None)."""
+
+    def _criterion(self):
+        """The loss module the net trains with: scikit-learn's loss of the task."""
+        return SklearnLoss(self._loss_kind())
+
     def _module_input_shape(self):
         """Shape of one sample in the batches the module gets: as seen at fit."""
         return tuple(self.input_shape_)
@@ -196,6 +212,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         copied = type(self).__new__(type(self))
         copied.__dict__.update(self.__dict__)
         return copied
+
+    def _validate_params(self):
+        check_routed_names(self)
+        super()._validate_params()
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
@@ -332,11 +352,12 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
                                          checkpoint=checkpoint))
         self._record_build(call)
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
-        with seeded_training(seed, device, net.module_, own_module=self._own_module):
+        # (an augmentation may draw from torch's global generators, as a user's module may)
+        with seeded_training(seed, device, net.module_, own_module=self._own_module and plan.augment is None):
             epochs_before = len(net.history)
             # the interrupted fit's epochs count as this fit's
             epochs = plan.epochs - (0 if saved is None else checkpoint.restore(net, saved))
-            interrupt = self._run_epochs(net, epochs, train_data, progress, X, y)
+            interrupt = self._run_epochs(net, epochs, train_data, validation, progress, X, y)
         check_finite_weights(net, plan.solver, epochs_before)
         if plan.output_check:
             self._check_trained_outputs(net, plan.solver, data.output_dtype,
@@ -431,7 +452,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         """An initialised skorch net around ``module``, as ``net_plan`` builds it (for fit and for loading)."""
         return SkdeepNet(
             module=module,
-            criterion=SklearnLoss(self._loss_kind()),
+            criterion=self._criterion(),
             optimizer=optimizer_factory(net_plan),
             lr=net_plan.lr,
             train_split=None,
@@ -439,6 +460,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
             device=device,
             verbose=0,
             predict_nonlinearity=self._predict_nonlinearity(),
+            predict_targets=self._predict_targets(),
             autocast=net_plan.autocast,
             **net_plan.compile_options,
         ).initialize()
@@ -467,10 +489,18 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         estimator at each epoch. A continued ``partial_fit`` keeps the module,
         and builds a new optimizer after the solver changed.
         """
-        self._built_with = ({**self._built_with, "solver": self.solver} if call.continues_optimizer
-                            else copy.deepcopy(self.get_params(deep=False)))
+        params = self._net_parameters()
+        if call.continues_optimizer:  # the optimizer's parameters alone may have changed
+            params = {**self._built_with, **{name: value for name, value in params.items()
+                                             if name in ("solver", "optimizer") or name.startswith("optimizer__")}}
+        self._built_with = copy.deepcopy(params)
 
-    def _run_epochs(self, net, epochs, train_data, progress, X, y):
+    def _net_parameters(self):
+        """The parameters the net is built from: all but the callbacks, which may hold what cannot be copied."""
+        return {name: value for name, value in self.get_params(deep=False).items()
+                if name != "callbacks" and not name.startswith("callbacks__")}
+
+    def _run_epochs(self, net, epochs, train_data, validation, progress, X, y):
         """Train ``net`` for up to ``epochs`` epochs, reporting to scikit-learn's callbacks.
 
         Returns a user's KeyboardInterrupt once at least one epoch finished
@@ -481,7 +511,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, BaseEstimator, ABC):
         bridge = dict(net.callbacks_)["sklearn_callbacks"]
         try:
             with bridge.reporting(self, net, epochs, X, y), torch_threads(net.module_, net.batch_size):
-                net.train_epochs(train_data, epochs)
+                net.train_epochs(train_data, epochs, dataset_valid=None if validation is None else validation[0])
         except KeyboardInterrupt as error:
             finished = len(net.history) - epochs_before  # (the net has undone the interrupted epoch)
             if not finished:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PassthroughScoring
 from tqdm.auto import tqdm
 
 from skdeep._stopping import count_no_improvement, should_stop
@@ -461,8 +461,43 @@ class SklearnCallbackBridge(Callback):
             estimator=self.estimator, reconstruction_attributes=lambda: {"net_": net})
 
 
+#: the names of skdeep's own callbacks, which the user's cannot take
+OWN_NAMES = ("epoch_timer", "learning_rate", "convergence", "divergence", "checkpoint", "progress",
+             "sklearn_callbacks", "train_loss", "valid_loss")
+
+
+def user_callbacks(callbacks):
+    """The ``callbacks`` parameter checked: skorch callbacks (instances or classes) or ``(name, callback)`` pairs.
+
+    Examples
+    --------
+    >>> from skorch.callbacks import EpochScoring
+    >>> from skdeep._callbacks import user_callbacks
+    >>> [name for name, _ in user_callbacks([("accuracy", EpochScoring("accuracy"))])]
+    ['accuracy']
+    """
+    checked = []
+    for item in callbacks or []:
+        named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+        callback = item[1] if named else item
+        if not (isinstance(callback, Callback) or (isinstance(callback, type) and issubclass(callback, Callback))):
+            raise TypeError("The 'callbacks' parameter takes skorch callbacks (skorch.callbacks.Callback instances or "
+                            f"classes) or (name, callback) pairs; got {item!r}.")
+        if named and item[0] in OWN_NAMES:
+            raise ValueError(f"The callback name {item[0]!r} is one of skdeep's own callbacks {OWN_NAMES}: "
+                             "name yours otherwise.")
+        checked.append(item)
+    return checked
+
+
 def training_callbacks(plan, *, penalty, progress, validation=None, checkpoint=None):
     """The callbacks of one training call, in the order they run at each epoch end.
+
+    skdeep's own come first, then, where the user gave callbacks, skorch's
+    ``train_loss`` and ``valid_loss`` scoring (they record
+    ``train_loss_best`` and ``valid_loss_best``, which skorch's callbacks
+    may monitor; the net runs skorch's validation epoch on early stopping's
+    validation set for them) and the user's.
 
     Parameters
     ----------
@@ -499,4 +534,8 @@ def training_callbacks(plan, *, penalty, progress, validation=None, checkpoint=N
     if plan.verbose >= 2:
         callbacks.append(("progress", EpochProgressBar(plan.epochs)))
     callbacks.append(("sklearn_callbacks", SklearnCallbackBridge()))
-    return callbacks
+    if plan.callbacks:
+        callbacks.append(("train_loss", PassthroughScoring(name="train_loss", on_train=True)))
+        if plan.early_stopping:
+            callbacks.append(("valid_loss", PassthroughScoring(name="valid_loss")))
+    return callbacks + plan.callbacks

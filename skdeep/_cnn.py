@@ -19,6 +19,7 @@ _CNN_CONSTRAINTS = {
     "input_shape": [tuple, list, None],
     "data_format": [StrOptions({"channels_first", "channels_last"})],
     "memory_format": [StrOptions({"auto", "channels_last", "contiguous"})],
+    "augment": [callable, None],
 }
 
 
@@ -184,6 +185,10 @@ class CNNClassifier(_CNNArchitecture, NeuralClassifierBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        callbacks=None,
+        optimizer=None,
+        augment=None,
+        **routed_params,
     ):
         store_parameters(self, locals())
 
@@ -266,5 +271,9 @@ class CNNRegressor(_CNNArchitecture, NeuralRegressorBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        callbacks=None,
+        optimizer=None,
+        augment=None,
+        **routed_params,
     ):
         store_parameters(self, locals())

@@ -35,7 +35,8 @@ GRAPH_SOLVERS = ("sgd", "adam", "adamw")
 WARMUP_STEPS = 3
 
 
-def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_by_default):
+def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_by_default, optimizer=None,
+                    augment=None):
     """Decide whether training captures CUDA graphs: the ``cuda_graph`` parameter's one owner.
 
     Parameters
@@ -44,8 +45,9 @@ def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_
         The estimator's parameter.
     device : torch.device
         Where training runs: graphs exist on CUDA only.
-    solver, precision, compile
-        The estimator's parameters that can rule graphs out.
+    solver, precision, compile, optimizer, augment
+        The estimator's parameters that can rule graphs out (an optimizer or
+        an augmentation of the user's own is not known to be capturable).
     captures_by_default : bool
         Whether ``"auto"`` captures the estimator's module (skdeep's own
         modules are tested to be capturable; a user's module may wait for the
@@ -78,6 +80,10 @@ def cuda_graph_mode(cuda_graph, *, device, solver, precision, compile, captures_
         conflicts.append("precision='float16' (its loss scaler checks gradients on the host; use 'bfloat16')")
     if compile:
         conflicts.append(f"compile={compile!r} (use one or the other)")
+    if optimizer is not None:
+        conflicts.append(f"optimizer={getattr(optimizer, '__name__', optimizer)} (not known to step without the host)")
+    if augment is not None:
+        conflicts.append("augment (a function of the batches, not known to run without the host)")
     if cuda_graph is True and conflicts:
         raise ValueError("cuda_graph=True cannot be combined with " + "; ".join(conflicts) + ".")
     if device.type != "cuda" or cuda_graph is False:

@@ -13,7 +13,7 @@ import textwrap
 def _split_entries(text):
     """``{name: entry}`` of the numpydoc entries in ``text``, whose headers start at column 0."""
     blocks = re.split(r"\n+(?=\S)", text.strip())
-    return {re.match(r"\w+", block)[0]: block.rstrip() for block in blocks if block}
+    return {re.match(r"\**(\w+)", block)[1]: block.rstrip() for block in blocks if block}
 
 
 #: the entries of the parameters that mean something else in the convolutional networks' dense head
@@ -263,13 +263,72 @@ loss : {"squared_error", "poisson"}, default="squared_error"
 
 module : type or callable
     A :class:`torch.nn.Module` subclass, or a callable that returns a
-    module. It is called with ``module_params``, plus ``n_features`` (values
-    per sample), ``n_outputs`` and ``input_shape`` (shape of one sample) for
-    each of these it accepts and ``module_params`` does not set.
+    module. It is called with ``module_params`` and the ``module__<argument>``
+    parameters, plus ``n_features`` (values per sample), ``n_outputs`` and
+    ``input_shape`` (shape of one sample) for each of these it accepts and
+    they do not set.
 
 module_params : dict, default=None
-    Keyword arguments of ``module``. Grid-search them as
-    ``module_params=[{...}, {...}]``.
+    Keyword arguments of ``module``, as a whole. One argument is set (and
+    grid-searched) as ``module__<argument>``, as in skorch; an argument set
+    both ways is an error.
+
+callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+    skorch callbacks (:mod:`skorch.callbacks`, or subclasses of
+    :class:`skorch.callbacks.Callback` of your own), run at skorch's hook
+    points with skorch's arguments, after skdeep's own. A callback is named
+    by its class (lower case) unless a pair names it;
+    ``callbacks__<name>__<argument>`` sets its arguments. The callbacks
+    given are the objects that run, as in skorch: they keep their state
+    after ``fit``. See :doc:`/user_guide/callbacks`.
+
+optimizer : type, default=None
+    A class with torch's optimizer interface (``torch.optim.NAdam``, one of
+    your own), built as ``optimizer(parameters, lr=learning_rate_init,
+    **arguments)`` with the ``optimizer__<argument>`` parameters. It takes
+    the place of the ``solver``'s optimizer, so ``solver`` keeps its default;
+    ``learning_rate`` schedules, ``alpha`` (an L2 penalty added to the
+    gradients) and ``l1`` still apply, the options of the built-in solvers
+    (``beta_1``, ``beta_2``, ``epsilon``, ``momentum``,
+    ``nesterovs_momentum``) do not. None: the ``solver``'s optimizer, to
+    which ``optimizer__<argument>`` passes the options that skdeep does not
+    set itself (``amsgrad``, ``weight_decay``...).
+
+criterion : type or torch.nn.Module, default=None
+    The training loss: a torch loss class (built with the
+    ``criterion__<argument>`` parameters) or instance, called as
+    ``criterion(outputs, targets)`` with the module's raw outputs and the
+    encoded targets: class indices (multiclass), 0/1 floats of shape
+    ``(n, 1)`` (binary) or ``(n, n_labels)`` (multilabel), floats of shape
+    ``(n, n_outputs)`` (regression). With ``sample_weight`` or
+    ``class_weight`` it is built with ``reduction="none"``, and the
+    per-sample values are weighed as scikit-learn weighs them; a loss that
+    cannot give them is refused then. ``loss_``, ``loss_curve_`` and
+    ``history_`` report it (plus the penalties). None: scikit-learn's loss
+    (cross-entropy, or the regressor's ``loss``).
+
+augment : callable, default=None
+    A function of each training batch of ``X`` (a tensor on the device,
+    of shape ``(batch, *sample_shape)``) that returns the batch to train on:
+    random shifts, flips or crops, say (torchvision's ``transforms.v2``
+    take such batches). It never runs at prediction, validation or scoring.
+    Its draws from torch's global random generator are seeded from
+    ``random_state``, so a fit with an int ``random_state`` is reproducible.
+
+**routed_params
+    skorch's ``<part>__<argument>`` parameters, in the constructor, in
+    ``set_params`` and in a search's grid: ``optimizer__<argument>`` (an
+    argument of the optimizer) and ``callbacks__<name>__<argument>`` (an
+    argument of the callback named ``<name>``).
+""")
+
+#: the entry of the routed parameters of the estimators around a user's module
+USER_MODULE_PARAMETERS = _split_entries("""**routed_params
+    skorch's ``<part>__<argument>`` parameters, in the constructor, in
+    ``set_params`` and in a search's grid: ``module__<argument>`` (an
+    argument of ``module``), ``criterion__<argument>`` (of ``criterion``),
+    ``optimizer__<argument>`` (of the optimizer) and
+    ``callbacks__<name>__<argument>`` (of the callback named ``<name>``).
 """)
 
 #: attribute sections that several estimators share, by the marker they replace
@@ -440,7 +499,7 @@ def _fill_parameters(doc, cls):
 
 def _parameter_entries(cls, own):
     """The entries of ``cls.__init__``'s parameters in signature order: those in ``own``, else the shared ones."""
-    names = list(inspect.signature(cls.__init__).parameters)[1:]
+    names = list(inspect.signature(cls.__init__).parameters)[1:]  # (**routed_params by its name)
     documented = {**_PARAMETERS, **getattr(cls, "_parameter_docs", {}), **own}
     missing = [name for name in names if name not in documented]
     foreign = [name for name in own if name not in names]

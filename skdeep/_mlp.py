@@ -155,6 +155,9 @@ class MLPClassifier(_MLPArchitecture, NeuralClassifierBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        callbacks=None,
+        optimizer=None,
+        **routed_params,
     ):
         store_parameters(self, locals())
 
@@ -239,5 +242,8 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        callbacks=None,
+        optimizer=None,
+        **routed_params,
     ):
         store_parameters(self, locals())

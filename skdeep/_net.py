@@ -63,7 +63,7 @@ from skdeep._threads import BatchThreads
 
 def optimizer_factory(net_plan):
     """What skorch calls with the module's parameter groups to build the optimizer of ``net_plan``."""
-    return partial(make_optimizer, solver=net_plan.solver, **net_plan.optimizer_options)
+    return partial(make_optimizer, solver=net_plan.solver, optimizer=net_plan.optimizer, **net_plan.optimizer_options)
 
 
 class SkdeepNet(NeuralNet):
@@ -106,17 +106,35 @@ class SkdeepNet(NeuralNet):
     data_parallel : skdeep._distributed.DataParallel, default=None
         Train on this process's share of each batch and sum the gradients
         over a torch.distributed process group (see :mod:`skdeep._distributed`).
+    augment : callable, default=None
+        Applied to X of each training batch before its step.
+    predict_targets : callable, default=None
+        What :meth:`predict` makes of ``predict_proba``'s output: predictions
+        in the space of the encoded targets (class indices, 0/1 labels), which
+        skorch's scoring callbacks compare with a dataset's targets; None
+        returns it as it is (regression).
 
     Attributes
     ----------
     penalised_weights : list of torch.Tensor
         While training: the weights ``penalty`` applies to (empty without a
         penalty), from which callbacks compute its value.
+    user_callbacks : list of skorch.callbacks.Callback
+        The user's callbacks among ``callbacks_``.
+    batch_rows : bool
+        Whether each batch opens its history row when it begins and has its
+        loss written in it before ``on_batch_end``, as skorch's loop does (for
+        the user's callbacks, which may read or write these rows); otherwise
+        the epoch's rows are written at its end, with one device sync.
     """
 
     def __init__(self, *args, shuffle=True, fold_single_batch=False, generator=None, penalty=None, n_outputs=None,
-                 autocast=None, cuda_graph=False, data_parallel=None, **kwargs):
+                 autocast=None, cuda_graph=False, data_parallel=None, augment=None, predict_targets=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.augment = augment
+        self.predict_targets = predict_targets
+        self.batch_rows = False
+        self.user_callbacks = []
         self.data_parallel = data_parallel
         self.n_outputs = n_outputs
         self.shuffle = shuffle
@@ -145,8 +163,9 @@ class SkdeepNet(NeuralNet):
         plan : skdeep._plan.TrainingPlan
         penalty : skdeep._penalty.WeightPenalty
             The call's L1 and L2 penalties.
-        callbacks : list of (str, skorch.callbacks.Callback)
-            The call's callbacks (:func:`skdeep._callbacks.training_callbacks`).
+        callbacks : list
+            The call's callbacks (:func:`skdeep._callbacks.training_callbacks`),
+            the user's last, which ``callbacks__<name>__<argument>`` set.
         data_parallel : skdeep._distributed.DataParallel, default=None
             This process's part in data-parallel training, where the plan has some.
 
@@ -161,17 +180,26 @@ class SkdeepNet(NeuralNet):
         self.autocast = plan.autocast
         self.cuda_graph = plan.net.cuda_graph
         self.data_parallel = data_parallel
+        self.augment = plan.augment
         self.callbacks = callbacks
+        self.batch_rows = bool(plan.callbacks)
+        vars(self).update({"callbacks__" + name: value for name, value in plan.callback_arguments.items()})
         if not self.initialized_:
             return self
         self.initialize_callbacks()
-        if not builds(self.optimizer_, plan.solver):
+        users = self.callbacks_[len(self.callbacks_) - len(plan.callbacks):]
+        self.user_callbacks = [callback for _, callback in users]
+        unknown = sorted({name.split("__")[0] for name in plan.callback_arguments} - {name for name, _ in users})
+        if unknown:
+            raise ValueError(f"callbacks__ parameters name the callbacks {unknown}, and the callbacks given are "
+                             f"named {[name for name, _ in users]}.")
+        if not builds(self.optimizer_, plan.net):
             self.optimizer, self.lr = optimizer_factory(plan.net), plan.net.lr
             self.initialize_optimizer()
         set_decoupled_weight_decay(self.optimizer_, plan.net.decoupled_weight_decay)
         return self
 
-    def train_epochs(self, dataset, epochs):
+    def train_epochs(self, dataset, epochs, dataset_valid=None):
         """Train for up to ``epochs`` epochs on ``dataset``: skorch's ``partial_fit`` and fit loop, made safe.
 
         A callback ends training early by raising
@@ -189,6 +217,9 @@ class SkdeepNet(NeuralNet):
             The training data.
         epochs : int
             The most epochs to run.
+        dataset_valid : skdeep._data.ArrayDataset, default=None
+            The validation set of early stopping, which the epoch hooks get as
+            ``dataset_valid`` (skorch's ``EpochScoring`` scores it).
 
         Returns
         -------
@@ -196,7 +227,7 @@ class SkdeepNet(NeuralNet):
         """
         self.notify("on_train_begin", X=dataset, y=None)
         try:
-            self._run_epochs(dataset, epochs)
+            self._run_epochs(dataset, epochs, dataset_valid)
         except StopTraining:
             pass
         finally:
@@ -205,13 +236,15 @@ class SkdeepNet(NeuralNet):
                 self._set_training(False)
         return self
 
-    def _run_epochs(self, dataset, epochs):
+    def _run_epochs(self, dataset, epochs, dataset_valid):
         iterator = self.get_iterator(dataset, training=True)
-        epoch_kwargs = {"dataset_train": dataset, "dataset_valid": None}
+        epoch_kwargs = {"dataset_train": dataset, "dataset_valid": dataset_valid}
         # to undo an interrupted epoch: the weights (and buffers) at its start, copied into one set of
         # tensors per call (a single fused copy per epoch), and the history's length
         state = [tensor.detach() for tensor in self.module_.state_dict(keep_vars=True).values()]
         at_epoch_start = [tensor.clone() for tensor in state]
+        # the user's callbacks get skorch's validation epoch, with its losses and predictions
+        validation = self.get_iterator(dataset_valid) if dataset_valid is not None and self.batch_rows else None
         for epoch in range(epochs):
             rows = len(self.history)
             if epoch:
@@ -219,12 +252,28 @@ class SkdeepNet(NeuralNet):
             try:
                 self.notify("on_epoch_begin", **epoch_kwargs)
                 self.run_single_epoch(iterator, training=True, prefix="train", step_fn=self.train_step)
+                self.run_single_epoch(validation, training=False, prefix="valid", step_fn=self.validation_step)
                 self.notify("on_epoch_end", **epoch_kwargs)  # an epoch ends once its records are written
             except KeyboardInterrupt:
                 with torch.no_grad():
                     torch._foreach_copy_(state, at_epoch_start)
                 del self.history[rows:]
                 raise
+
+    def predict(self, X):
+        """Predictions for ``X`` in the space of the encoded targets (see ``predict_targets``).
+
+        Parameters
+        ----------
+        X : ArrayDataset, array-like, torch.Tensor or scipy sparse matrix
+            Samples as the module takes them.
+
+        Returns
+        -------
+        y_pred : numpy.ndarray
+        """
+        outputs = self.predict_proba(X)
+        return outputs if self.predict_targets is None else self.predict_targets(outputs)
 
     def get_dataset(self, X, y=None):
         """Wrap arrays in skdeep's dataset, in the module's dtype (datasets pass through).
@@ -320,10 +369,23 @@ class SkdeepNet(NeuralNet):
 
     def notify(self, method_name, **cb_kwargs):
         # as skorch's, skipping the callbacks that inherit the hook as a no-op: a
-        # step notifies three hooks, and most callbacks only act once per epoch
+        # step notifies three hooks, and most callbacks only act once per epoch.
+        # A callback that ends training lets the others see the epoch first; a
+        # KeyboardInterrupt raised at an epoch's end by a callback of the user's
+        # (skorch's EarlyStopping stops skorch's loop so) ends training as in skorch
         getattr(self, method_name)(self, **cb_kwargs)
+        stop = None
         for callback in self.listeners(method_name):
-            getattr(callback, method_name)(self, **cb_kwargs)
+            try:
+                getattr(callback, method_name)(self, **cb_kwargs)
+            except StopTraining as error:
+                stop = error
+            except KeyboardInterrupt:
+                if method_name != "on_epoch_end" or not any(callback is user for user in self.user_callbacks):
+                    raise
+                stop = StopTraining()
+        if stop is not None:
+            raise stop
 
     def get_default_callbacks(self):
         return [(name, callback) for name, callback in super().get_default_callbacks()
@@ -343,30 +405,41 @@ class SkdeepNet(NeuralNet):
             loss = step["loss"].detach()
             losses.append(loss.clone() if self.compile or captured else loss)  # CUDA graphs overwrite outputs
             sizes.append(batch[0].shape[0])
+            if self.batch_rows:
+                self.history.record_batch(prefix + "_loss", loss.item())
+                self.history.record_batch(prefix + "_batch_size", sizes[-1])
             self.notify("on_batch_end", batch=batch, training=training, **step)
         if training and self.data_parallel is not None:  # batch norm's statistics, alike on every rank
             self.data_parallel.average_buffers(self.module_)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
-        self.history[-1]["batches"].extend(
-            {prefix + "_loss": loss, prefix + "_batch_size": size}
-            for loss, size in zip(batch_losses, sizes, strict=True)
-        )
+        if not self.batch_rows:
+            self.history[-1]["batches"].extend(
+                {prefix + "_loss": loss, prefix + "_batch_size": size}
+                for loss, size in zip(batch_losses, sizes, strict=True)
+            )
         self.history.record(prefix + "_batch_count", len(losses))
         weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
         self.history.record(prefix + "_loss", weighted / sum(sizes))
 
     def _steps(self, iterator, training, step_fn, fit_params):
         for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
+            self._begin_batch(batch, training)
             yield batch, step_fn(batch, **fit_params)
 
     def _captured_steps(self, iterator):
         for index in iterator.indices(tensors=True):
             batch, step = self._captured_step(index)
-            self.notify("on_batch_begin", batch=batch, training=True)  # gathered inside the step
+            self._begin_batch(batch, True)  # gathered inside the step
             yield batch, step
 
+    def _begin_batch(self, batch, training):
+        if self.batch_rows:
+            self.history.new_batch()
+        self.notify("on_batch_begin", batch=batch, training=training)
+
     def train_step(self, batch, **fit_params):
+        if self.augment is not None:
+            batch = self._augmented(batch)
         if getattr(self.optimizer_, "minimises_in_one_step", False):  # LBFGS
             return self._lbfgs_step(batch, **fit_params)
         # skorch's step without the closure and its accumulator: same notifications
@@ -386,6 +459,15 @@ class SkdeepNet(NeuralNet):
             self._grad_scaler.step(self.optimizer_)  # skips steps with inf/nan gradients
             self._grad_scaler.update()
         return step
+
+    def _augmented(self, batch):
+        X, y = batch
+        augmented = self.augment(X)
+        if not torch.is_tensor(augmented) or augmented.shape[0] != X.shape[0]:
+            got = tuple(augmented.shape) if torch.is_tensor(augmented) else type(augmented).__name__
+            raise TypeError(f"augment must return the batch of X as a tensor of {X.shape[0]} samples; for a batch "
+                            f"of shape {tuple(X.shape)} it returned {got}.")
+        return augmented, y
 
     def _share_step(self, batch, **fit_params):
         """This process's share of a data-parallel step: gradients summed over the ranks, the batch's loss."""

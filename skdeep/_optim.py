@@ -23,13 +23,13 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "ada
 _DEVICE_OPTIONS = ("fused", "foreach", "capturable")
 
 
-def builds(optimizer, solver):
-    """Whether ``optimizer`` is the one that ``solver`` builds (a partial_fit after set_params builds another)."""
-    return type(optimizer) is OPTIMIZERS[solver]
+def builds(optimizer, net_plan):
+    """Whether ``optimizer`` is the one that ``net_plan`` builds (a partial_fit after set_params builds another)."""
+    return type(optimizer) is (net_plan.optimizer or OPTIMIZERS[net_plan.solver])
 
 
-def make_optimizer(param_groups, *, solver, decoupled_weight_decay=None, tensor_lr=False, **options):
-    """Build the optimizer of ``solver`` over all parameters, in one group.
+def make_optimizer(param_groups, *, solver, optimizer=None, decoupled_weight_decay=None, tensor_lr=False, **options):
+    """Build the optimizer of ``solver`` (or the user's ``optimizer`` class) over all parameters, in one group.
 
     ``param_groups`` is what skorch passes: a list of ``{"params": [...]}``.
     Only AdamW's decoupled weight decay lives in the optimizer, on the weight
@@ -52,6 +52,8 @@ def make_optimizer(param_groups, *, solver, decoupled_weight_decay=None, tensor_
     [(1, 0.01), (1, 0.0)]
     """
     params = [p for group in param_groups for p in group["params"]]
+    if optimizer is not None:
+        return optimizer(params, **options)
     if tensor_lr:
         options["lr"] = torch.tensor(float(options["lr"]), device=params[0].device)
     if decoupled_weight_decay is None:

@@ -20,6 +20,7 @@ estimator's class.
 """
 
 import copy
+import pickle
 import re
 import warnings
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sklearn.base import BaseEstimator
 
 from skdeep._device import resolve_device
 from skdeep._rollback import is_fitted_attribute
+from skdeep._routing import is_routed
 from skdeep._version import __version__
 
 #: the layout of the saved state; bump it when the fitted attributes or the network's state change
@@ -136,6 +138,7 @@ def estimator_state(state):
         parameters as they are.
     """
     state = dict(state)
+    _check_callbacks_save(state.get("callbacks"))
     net = state.pop("net_", None)
     built_with = state.pop("_built_with", {})
     if net is None:
@@ -157,6 +160,18 @@ def estimator_state(state):
     state["_skdeep_versions"] = versions()
     state["_skdeep_format"] = FORMAT
     return state
+
+
+def _check_callbacks_save(callbacks):
+    """Raise a TypeError naming the first of the user's callbacks that pickle cannot save."""
+    for item in callbacks or []:
+        try:
+            pickle.dumps(item)
+        except Exception as error:
+            name = item[0] if isinstance(item, tuple) else getattr(item, "__name__", type(item).__name__)
+            raise TypeError(f"The callback {name!r} of the 'callbacks' parameter cannot be saved "
+                            f"({type(error).__name__}: {error}): give it only what pickle saves (no lambdas, "
+                            "open files or locks), or set callbacks=None before saving the estimator.") from error
 
 
 @dataclass(frozen=True)
@@ -215,12 +230,13 @@ def restore_estimator(estimator, state, rebuild_net):
     saved_format, saved = state.pop("_skdeep_format", None), state.pop("_skdeep_versions", None)
     net_state = state.pop("_skdeep_net", None)
     saved = saved if type(saved) is dict and foreign_type(saved) is None else {}
-    parameters = {*estimator._get_param_names(), *_SKLEARN_ATTRIBUTES}
+    names = {*estimator._get_param_names(), *(name for name in state if is_routed(name, type(estimator)._routes))}
+    parameters = {*names, *_SKLEARN_ATTRIBUTES}
     fitted = {name: value for name, value in state.items() if name not in parameters}
     if net_state is None and not fitted and saved_format in (None, *_READABLE_FORMATS):  # unfitted: its parameters
         estimator.__dict__.update(state)
         return
-    if saved_format not in _READABLE_FORMATS or not _is_net_state(net_state, set(estimator._get_param_names())):
+    if saved_format not in _READABLE_FORMATS or not _is_net_state(net_state, names):
         raise _unreadable(estimator, "it was saved in another layout", saved)
     _check_fitted(estimator, fitted, saved)
     net_state = dict(net_state)
@@ -235,7 +251,7 @@ def restore_estimator(estimator, state, rebuild_net):
         estimator.__dict__.update(built_with)  # the parameters the net was built from, checked as a fit checks them
         estimator._validate_params()
         estimator.net_ = rebuild_net(_saved_net(estimator, net_state))
-        estimator._built_with = copy.deepcopy(estimator.get_params(deep=False))
+        estimator._built_with = copy.deepcopy(estimator._net_parameters())
         estimator.__dict__.update(current)  # and those set since, as they were saved
     except Exception as error:
         estimator.__dict__.clear()  # nothing half-loaded

@@ -18,15 +18,17 @@ honours it.
 """
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from sklearn.model_selection._split import _validate_shuffle_split
 
+from skdeep._callbacks import user_callbacks
 from skdeep._cuda_graph import cuda_graph_mode
 from skdeep._data import batch_bounds
 from skdeep._penalty import WeightPenalty
+from skdeep._routing import routed_arguments
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 #: precision -> (dtype of the weights and data, autocast dtype of the forward pass or None)
@@ -40,6 +42,9 @@ PRECISIONS = {
 _FUSED_ON = {"sgd": ("cpu", "cuda"), "adam": ("cpu", "cuda"), "adamw": ("cpu", "cuda"), "adagrad": ("cpu",)}
 #: the solver whose weight decay (``alpha``) lives in its optimizer, decoupled from the gradient
 _DECOUPLED_DECAY_SOLVER = "adamw"
+#: the built-in solvers' optimizer arguments that skdeep's parameters set
+_SOLVER_ARGUMENTS = {"betas": "beta_1 and beta_2", "eps": "epsilon", "momentum": "momentum",
+                     "nesterov": "nesterovs_momentum"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ class NetPlan:
     solver : str
     optimizer_options : dict
         Keyword arguments of :func:`skdeep._optim.make_optimizer` besides the
-        learning rate (AdamW's ``decoupled_weight_decay`` included).
+        learning rate (AdamW's ``decoupled_weight_decay`` included), the
+        ``optimizer__<argument>`` parameters among them.
     lr : float
         The optimizer's initial learning rate.
     cuda_graph : bool or "auto"
@@ -118,6 +124,8 @@ class NetPlan:
     autocast : torch.dtype or None
         The dtype of mixed-precision forward passes, in training and in
         prediction (a loaded model predicts as the fitted one did).
+    optimizer : type or None
+        The user's optimizer class, built in place of the solver's.
     """
 
     solver: str
@@ -126,6 +134,7 @@ class NetPlan:
     cuda_graph: object
     compile_options: dict
     autocast: object = None
+    optimizer: type = None
 
     @property
     def decoupled_weight_decay(self):
@@ -189,6 +198,13 @@ class TrainingPlan:
     checkpoint : str, os.PathLike or None
         Where the training state is written every ``checkpoint_every`` epochs.
     checkpoint_every : int
+    augment : callable or None
+        The function of each training batch of X (the ``augment`` parameter).
+    callbacks : list
+        The user's skorch callbacks (the ``callbacks`` parameter, checked).
+    callback_arguments : dict
+        The ``callbacks__<name>__<argument>`` parameters, by their names
+        less the ``callbacks__`` prefix.
     """
 
     solver: str
@@ -214,6 +230,9 @@ class TrainingPlan:
     ranks: int
     checkpoint: object
     checkpoint_every: int
+    augment: object = None
+    callbacks: list = field(default_factory=list)
+    callback_arguments: dict = field(default_factory=dict)
     fold_single_batch: bool = False
 
     @property
@@ -339,6 +358,9 @@ def plan_training(params, data, call, device):
         ranks=ranks,
         checkpoint=params["checkpoint"],
         checkpoint_every=params["checkpoint_every"],
+        augment=params.get("augment"),
+        callbacks=user_callbacks(params["callbacks"]),
+        callback_arguments=routed_arguments(params, "callbacks"),
     )
 
 
@@ -360,19 +382,58 @@ def plan_net(params, device, *, ranks=1, own_module=True):
     net_plan : NetPlan
     """
     solver = params["solver"]
+    optimizer = params["optimizer"]
+    arguments = optimizer_arguments(params)
     graph = False if ranks > 1 else cuda_graph_mode(
         params["cuda_graph"], device=device, solver=solver, precision=params["precision"],
-        compile=params["compile"], captures_by_default=own_module)
+        compile=params["compile"], captures_by_default=own_module, optimizer=optimizer,
+        augment=params.get("augment"))
     compile_mode = params["compile"]
     compile_options = {"compile": True, **({"compile__mode": compile_mode} if isinstance(compile_mode, str) else {})}
+    own_options = {} if optimizer is not None else solver_options(params, device, graph=bool(graph))
     return NetPlan(
         solver=solver,
-        optimizer_options=solver_options(params, device, graph=bool(graph)),
+        optimizer_options={**own_options, **arguments},
         lr=params["learning_rate_init"] if solver in STOCHASTIC_SOLVERS else 1.0,
         cuda_graph=graph,
         compile_options=compile_options if compile_mode else {},
         autocast=PRECISIONS[params["precision"]][1],
+        optimizer=optimizer,
     )
+
+
+def optimizer_arguments(params):
+    """The ``optimizer__<argument>`` parameters, refused where they mean nothing or repeat a parameter of skdeep's.
+
+    Examples
+    --------
+    >>> from skdeep import MLPClassifier
+    >>> from skdeep._plan import optimizer_arguments
+    >>> optimizer_arguments(MLPClassifier(optimizer__amsgrad=True).get_params())
+    {'amsgrad': True}
+    """
+    solver, optimizer = params["solver"], params["optimizer"]
+    arguments = routed_arguments(params, "optimizer")
+    if optimizer is not None:
+        name = optimizer.__name__
+        if solver != "adam":
+            raise ValueError(f"optimizer={name} takes the place of the solver's optimizer, so solver={solver!r} "
+                             "means nothing beside it: leave solver at its default, 'adam'.")
+        if issubclass(optimizer, torch.optim.LBFGS):
+            raise ValueError(f"optimizer={name} minimises with a closure that re-evaluates the loss, which "
+                             "skdeep's training step does not give: use solver='lbfgs'.")
+    elif solver == "lbfgs" and arguments:
+        raise ValueError(f"solver='lbfgs' takes no optimizer__ arguments (got {sorted(arguments)}): its options "
+                         "are max_iter, max_fun and tol.")
+    if "lr" in arguments:
+        raise ValueError("optimizer__lr: the optimizer's learning rate is the learning_rate_init parameter.")
+    if optimizer is None:
+        own = {**_SOLVER_ARGUMENTS, **({"weight_decay": "alpha"} if solver == _DECOUPLED_DECAY_SOLVER else {})}
+        repeated = [f"optimizer__{argument} (set {own[argument]})" for argument in arguments if argument in own]
+        if repeated:
+            raise ValueError(f"solver={solver!r} takes these options from skdeep's parameters: "
+                             f"{', '.join(repeated)}.")
+    return arguments
 
 
 def _schedule_samples_seen(schedule, call):

@@ -116,6 +116,9 @@ def _record_lbfgs(estimator, net, plan):
 def history_frame(history):
     """One row per epoch of a skorch history, as a :class:`pandas.DataFrame`.
 
+    skdeep's records come first, under scikit-learn's names, then any
+    other value a callback recorded, under its own name.
+
     Examples
     --------
     >>> from skorch.history import History
@@ -123,6 +126,10 @@ def history_frame(history):
     >>> history_frame(History([{"epoch": 1, "train_loss": 0.5, "dur": 0.01}])).columns.tolist()
     ['epoch', 'train_loss', 'duration']
     """
-    rows = [{new: row.get(old) for old, new in _HISTORY_COLUMNS.items()} for row in history]
-    frame = pd.DataFrame(rows, columns=list(_HISTORY_COLUMNS.values()))
+    # then what the user's callbacks recorded (scores, learning rates), in the order they appeared
+    recorded = dict.fromkeys(key for row in history for key in row
+                             if key not in _HISTORY_COLUMNS and key != "batches" and not key.endswith("_batch_count"))
+    columns = {**_HISTORY_COLUMNS, **{key: key for key in recorded}}
+    rows = [{new: row.get(old) for old, new in columns.items()} for row in history]
+    frame = pd.DataFrame(rows, columns=list(columns.values()))
     return frame.dropna(axis=1, how="all")

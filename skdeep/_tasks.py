@@ -42,6 +42,11 @@ def decode_classes(raw, *, softmax, multilabel):
     return positive if multilabel else positive[:, 0]
 
 
+def _above_half(probabilities):
+    """0/1 labels from the probabilities of a multilabel classifier (the targets' own encoding)."""
+    return (probabilities > 0.5).astype(probabilities.dtype)
+
+
 def binary_probabilities(raw):
     """The two columns ``[1 - p, p]`` of a binary classifier's raw output (one logit), a tensor."""
     return torch.cat([torch.sigmoid(-raw), torch.sigmoid(raw)], dim=1)
@@ -184,6 +189,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
 
     def _validation_scorer(self):
         return partial(validation_accuracy, softmax=self.out_activation_ == "softmax", multilabel=self._multilabel)
+
+    def _predict_targets(self):
+        return _above_half if self._multilabel else partial(np.argmax, axis=1)
 
     def _predict_nonlinearity(self):
         if self.out_activation_ == "softmax":
@@ -333,6 +341,9 @@ class NeuralRegressorBase(RegressorMixin, BaseNeuralEstimator):
 
     def _validation_scorer(self):
         return partial(validation_r2, exp_output=self.out_activation_ == "exp")
+
+    def _predict_targets(self):
+        return None
 
     def _predict_nonlinearity(self):
         return torch.exp if self.out_activation_ == "exp" else _identity

@@ -5,18 +5,23 @@ import inspect
 from torch import nn
 
 from skdeep._base import store_parameters
-from skdeep._docs import fill_doc
+from skdeep._docs import USER_MODULE_PARAMETERS, fill_doc
+from skdeep._routing import routed_arguments
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
+from skdeep.modules import WeightedCriterion
 
 _INFERRED = ("n_features", "n_outputs", "input_shape")
 
-_MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None]}
+_MODULE_CONSTRAINTS = {"module": [callable], "module_params": [dict, None], "criterion": [type, nn.Module, None],
+                       "augment": [callable, None]}
 
 
 class _UserModule:
     """Builds the user's module, filling in the sizes it takes from the data."""
 
     _own_module = False  # its forward pass may wait for the host, or draw random numbers
+    _routes = ("module", "criterion", "optimizer", "callbacks")
+    _parameter_docs = USER_MODULE_PARAMETERS
 
     def _build_module(self, n_features, n_outputs, device, random_state):
         if isinstance(self.module, nn.Module):
@@ -26,6 +31,12 @@ class _UserModule:
                 "as module_params, so that every fit (and every clone in a search) starts afresh."
             )
         params = dict(self.module_params or {})
+        routed = routed_arguments(self.get_params(deep=False), "module")
+        both = sorted(set(params) & set(routed))
+        if both:
+            raise ValueError(f"The module's arguments {both} are set both in module_params and as "
+                             f"{', '.join('module__' + name for name in both)}: set each once.")
+        params.update(routed)
         inferred = {"n_features": n_features, "n_outputs": n_outputs,
                     "input_shape": self._module_input_shape()}
         try:
@@ -43,6 +54,14 @@ class _UserModule:
                 f"{type(module).__name__}."
             )
         return module
+
+    def _criterion(self):
+        if self.criterion is None:
+            return super()._criterion()
+        if getattr(self, "loss", "squared_error") != "squared_error":
+            raise ValueError(f"criterion={getattr(self.criterion, '__name__', self.criterion)!r} is the training "
+                             f"loss, so loss={self.loss!r} means nothing beside it: leave loss at its default.")
+        return WeightedCriterion.of(self.criterion, routed_arguments(self.get_params(deep=False), "criterion"))
 
 
 @fill_doc
@@ -127,6 +146,11 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        criterion=None,
+        callbacks=None,
+        optimizer=None,
+        augment=None,
+        **routed_params,
     ):
         store_parameters(self, locals())
 
@@ -202,5 +226,10 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
         cuda_graph="auto",
         checkpoint=None,
         checkpoint_every=1,
+        criterion=None,
+        callbacks=None,
+        optimizer=None,
+        augment=None,
+        **routed_params,
     ):
         store_parameters(self, locals())

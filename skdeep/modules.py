@@ -4,13 +4,15 @@ Nothing in this module imports scikit-learn: the modules here can be used in
 any PyTorch code, and the estimators in :mod:`skdeep` wrap them.
 """
 
+import copy
 import math
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "CNN", "MLP", "EmbeddingMLP", "SklearnLoss", "SparseLinear", "make_activation"]
+__all__ = ["ACTIVATIONS", "CNN", "MLP", "EmbeddingMLP", "SklearnLoss", "SparseLinear", "WeightedCriterion",
+           "make_activation"]
 
 #: Activation names accepted by skdeep, mapped to their PyTorch modules.
 #: The first four are scikit-learn's names, the others are PyTorch extras.
@@ -378,3 +380,71 @@ class SklearnLoss(nn.Module):
             return 0.5 * (raw - target).square().mean(dim=1)
         deviance = raw.exp() - target * raw + torch.special.xlogy(target, target) - target
         return deviance.sum(dim=1)
+
+
+class WeightedCriterion(nn.Module):
+    """A loss of the user's, with scikit-learn's sample weights.
+
+    Without weights the batch's loss is ``loss(raw, target)``, reduced as
+    ``loss`` reduces; with them it is the weighted mean ``sum(w * l) /
+    sum(w)`` of the per-sample values ``l`` of ``per_sample`` (averaged over
+    any further dimensions), as :class:`SklearnLoss` weighs its own.
+
+    Parameters
+    ----------
+    loss : torch.nn.Module
+        The loss as the user built it.
+    per_sample : torch.nn.Module or None
+        The same loss with ``reduction="none"``; None for a loss that has no
+        such option (weighted batches are then refused).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep.modules import WeightedCriterion
+    >>> criterion = WeightedCriterion.of(torch.nn.L1Loss)
+    >>> raw, target = torch.zeros(2, 1), torch.tensor([[2.0], [0.0]])
+    >>> criterion(raw, target), criterion(raw, target, torch.tensor([1.0, 3.0]))
+    (tensor(1.), tensor(0.5000))
+    """
+
+    def __init__(self, loss, per_sample=None):
+        super().__init__()
+        self.loss = loss
+        self.per_sample = per_sample
+
+    @classmethod
+    def of(cls, criterion, arguments=None):
+        """The criterion of a loss class (built with ``arguments``) or of a loss instance (copied for weights)."""
+        arguments = dict(arguments or {})
+        if isinstance(criterion, nn.Module):
+            if arguments:
+                raise ValueError(f"criterion__ arguments {sorted(arguments)} build a loss class, and criterion is "
+                                 f"the instance {type(criterion).__name__}(...): pass its class instead.")
+            per_sample = None
+            if isinstance(getattr(criterion, "reduction", None), str):
+                per_sample = copy.deepcopy(criterion)
+                per_sample.reduction = "none"
+            return cls(criterion, per_sample)
+        loss = criterion(**arguments)
+        try:
+            per_sample = criterion(**{**arguments, "reduction": "none"})
+        except TypeError:  # a loss without the option
+            per_sample = None
+        return cls(loss, per_sample)
+
+    def forward(self, raw, target, sample_weight=None):
+        if sample_weight is None:
+            return self.loss(raw, target)
+        name = type(self.loss).__name__
+        if self.per_sample is None:
+            raise ValueError(f"The criterion {name} gives one value per batch (it takes no reduction='none'), so "
+                             "sample_weight and class_weight cannot weigh its samples: train without them, or give "
+                             "the loss a 'reduction' argument that 'none' makes return one value per sample.")
+        values = self.per_sample(raw, target)
+        if values.ndim == 0 or values.shape[0] != raw.shape[0]:
+            raise ValueError(f"The criterion {name} with reduction='none' returned shape {tuple(values.shape)} for "
+                             f"a batch of {raw.shape[0]}; weighing samples needs one value (or row) per sample.")
+        values = values.reshape(values.shape[0], -1).mean(dim=1)
+        total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+        return (values * sample_weight).sum() / total

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from sklearn import neural_network
@@ -43,6 +44,7 @@ from sklearn.base import ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
+from skorch.callbacks import Callback, GradientNormClipping
 
 from skdeep import CNNClassifier, CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier, TorchRegressor
 from skdeep._callbacks import DIVERGED
@@ -67,7 +69,8 @@ SCIKIT_LEARNS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neur
 #: the values of skdeep's parameters beyond scikit-learn's that train as scikit-learn does (or are not read then)
 AS_SCIKIT_LEARN = {"dropout": [0.0], "batch_norm": [False], "l1": [0.0], "class_weight": [None],
                    "categorical_features": [None], "device": ["cpu", "auto"], "precision": ["float32", "float64"],
-                   "compile": [False], "cuda_graph": [False, "auto"], "checkpoint": [None]}
+                   "compile": [False], "cuda_graph": [False, "auto"], "checkpoint": [None], "callbacks": [None],
+                   "optimizer": [None]}
 #: the dtypes that X takes, the first one for any other
 FLOATS = (np.float32, np.float64)
 #: where the library that raised an error lives: skdeep's and scikit-learn's errors only
@@ -164,7 +167,28 @@ OWN_VALUES = {
     "embedding_dims": lambda data: st.one_of(
         st.none(), st.integers(1, 4), st.dictionaries(st.sampled_from(data.columns), st.integers(1, 4), max_size=2)),
     "class_weight": _class_weight,
+    "callbacks": lambda data: st.sampled_from([None, [], [EpochCounter()], [("clip", GradientNormClipping(1.0))]]),
+    "optimizer": lambda data: st.sampled_from([None, torch.optim.SGD, torch.optim.NAdam]),
+    # the user's losses of regressions (a classifier's targets are indices or 0/1 columns: scikit-learn's loss)
+    "criterion": lambda data: st.sampled_from([None] if data.labels is not None else
+                                              [None, torch.nn.L1Loss, torch.nn.HuberLoss(delta=0.5)]),
+    "augment": lambda data: st.sampled_from([None, flip_features]),
 }
+
+
+class EpochCounter(Callback):
+    """A callback of the user's: counts the epochs it saw."""
+
+    def __init__(self, epochs=0):
+        self.epochs = epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs += 1
+
+
+def flip_features(X):
+    """An augmentation: each sample's values in reverse order along the last axis (sparse batches as they are)."""
+    return X.flip(-1) if X.layout == torch.strided else X
 
 
 def _instance(Estimator):
