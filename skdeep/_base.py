@@ -358,6 +358,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
             # the interrupted fit's epochs count as this fit's
             epochs = plan.epochs - (0 if saved is None else checkpoint.restore(net, saved))
             interrupt = self._run_epochs(net, epochs, train_data, validation, progress, X, y)
+        epochs_before += net.epochs_loaded  # (a callback's checkpoint brought the epochs of another fit)
         check_finite_weights(net, plan.solver, epochs_before)
         if plan.output_check:
             self._check_trained_outputs(net, plan.solver, data.output_dtype,
@@ -513,7 +514,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
             with bridge.reporting(self, net, epochs, X, y), torch_threads(net.module_, net.batch_size):
                 net.train_epochs(train_data, epochs, dataset_valid=None if validation is None else validation[0])
         except KeyboardInterrupt as error:
-            finished = len(net.history) - epochs_before  # (the net has undone the interrupted epoch)
+            # (the net has undone the interrupted epoch)
+            finished = len(net.history) - epochs_before - net.epochs_loaded
             if not finished:
                 raise  # no epoch finished: the estimator goes back to how it was
             del progress.loss_curve[curves_before[0] + finished:]

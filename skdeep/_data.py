@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
+from skorch.dataset import Dataset
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
@@ -130,8 +131,11 @@ def _csr_rows_to_coo(csr, dtype):
     return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=False)
 
 
-class ArrayDataset(torch.utils.data.Dataset):
+class ArrayDataset(Dataset):
     """Training or prediction data held as whole tensors.
+
+    A skorch :class:`~skorch.dataset.Dataset` to skorch's callbacks: they read
+    its ``X`` and (encoded) ``y``, as skorch's ``EpochScoring`` does.
 
     Parameters
     ----------

@@ -18,9 +18,26 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   ``run_single_epoch`` keeps the batch losses on the device, reads them back
   once per epoch (one device sync, not one per batch) and writes the epoch's
   history rows and mean ``train_loss`` itself (so ``on_batch_begin`` opens no
-  row);
+  row), unless the user gave callbacks: each batch then opens and fills its
+  row as in skorch, and early stopping's validation set gets skorch's
+  validation epoch;
+- ``train_step`` applies the ``augment`` function to X of each training batch;
 - ``notify`` skips callbacks whose hook is :class:`~skorch.callbacks.Callback`'s
-  no-op, and ``on_grad_computed`` is only built when a callback listens;
+  no-op, and ``on_grad_computed`` is only built when a callback listens; a
+  callback that ends training lets the others see the epoch first, and a
+  ``KeyboardInterrupt`` that one of the user's callbacks raises at an epoch's
+  end (skorch's ``EarlyStopping`` does) ends training as skorch's loop does;
+- ``initialize_callbacks`` clears the cache of listeners that ``notify``
+  reads, and ``initialize`` has skorch map the module and loss it was given
+  as instances to the CPU when a GPU model is unpickled there;
+- ``on_train_begin`` and ``on_train_end`` set up and drop what lives for one
+  training call only (the loss scaler, the penalised weights, the captured
+  CUDA graph, the thread choice);
+- ``predict`` gives predictions in the space of the encoded targets (class
+  indices, 0/1 labels), which skorch's scoring callbacks compare with the
+  targets of skdeep's datasets;
+- ``load_params`` takes safetensors files on a net whose device is a
+  :class:`torch.device`;
 - ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
   formats a table after every epoch even when silent (a fifth of a small fit's
   time), and ``PassthroughScoring`` re-reads the batch history;
@@ -119,6 +136,9 @@ class SkdeepNet(NeuralNet):
     penalised_weights : list of torch.Tensor
         While training: the weights ``penalty`` applies to (empty without a
         penalty), from which callbacks compute its value.
+    epochs_loaded : int
+        The epochs of the history that a callback loaded at the start of the
+        last training call (skorch's ``LoadInitState`` loads a checkpoint's).
     user_callbacks : list of skorch.callbacks.Callback
         The user's callbacks among ``callbacks_``.
     batch_rows : bool
@@ -135,6 +155,7 @@ class SkdeepNet(NeuralNet):
         self.predict_targets = predict_targets
         self.batch_rows = False
         self.user_callbacks = []
+        self.epochs_loaded = 0
         self.data_parallel = data_parallel
         self.n_outputs = n_outputs
         self.shuffle = shuffle
@@ -225,7 +246,10 @@ class SkdeepNet(NeuralNet):
         -------
         self : SkdeepNet
         """
+        before = len(self.history)
         self.notify("on_train_begin", X=dataset, y=None)
+        # the epochs of another fit whose checkpoint a callback loaded (skorch's LoadInitState)
+        self.epochs_loaded = len(self.history) - before
         try:
             self._run_epochs(dataset, epochs, dataset_valid)
         except StopTraining:
@@ -408,7 +432,7 @@ class SkdeepNet(NeuralNet):
             if self.batch_rows:
                 self.history.record_batch(prefix + "_loss", loss.item())
                 self.history.record_batch(prefix + "_batch_size", sizes[-1])
-            self.notify("on_batch_end", batch=batch, training=training, **step)
+            self.notify("on_batch_end", batch=_as_skorch_batch(batch), training=training, **step)
         if training and self.data_parallel is not None:  # batch norm's statistics, alike on every rank
             self.data_parallel.average_buffers(self.module_)
         batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
@@ -435,7 +459,7 @@ class SkdeepNet(NeuralNet):
     def _begin_batch(self, batch, training):
         if self.batch_rows:
             self.history.new_batch()
-        self.notify("on_batch_begin", batch=batch, training=training)
+        self.notify("on_batch_begin", batch=_as_skorch_batch(batch), training=training)
 
     def train_step(self, batch, **fit_params):
         if self.augment is not None:
@@ -510,7 +534,7 @@ class SkdeepNet(NeuralNet):
     def _notify_gradients(self, batch):
         if self.listeners("on_grad_computed"):
             self.notify("on_grad_computed", named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                        batch=batch, training=True)
+                        batch=_as_skorch_batch(batch), training=True)
 
     def train_step_single(self, batch, **fit_params):
         # as skorch's, without switching the module to train mode at every batch
@@ -615,3 +639,9 @@ class SkdeepNet(NeuralNet):
                 "(multiclass), a single one (binary), one per label (multilabel) or one per target (regression)."
             )
         return self.criterion_(y_pred, target, weight)
+
+
+def _as_skorch_batch(batch):
+    """A batch as skorch's callbacks take it: ``(X, y)``, without the sample weights that skdeep's loss takes with y."""
+    X, y = batch
+    return (X, y[0]) if isinstance(y, tuple) else batch

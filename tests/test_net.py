@@ -8,6 +8,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from skdeep import MLPClassifier
+from skdeep import _net as net_module
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset
 from skdeep._net import SkdeepNet, optimizer_factory
@@ -180,3 +181,10 @@ def test_forward_takes_arrays_as_a_skorch_net_does():
     with torch.no_grad():
         expected = net.module_.eval()(torch.from_numpy(X))
     torch.testing.assert_close(net.forward(X), expected)
+
+
+def test_the_module_docstring_names_every_skorch_method_the_net_replaces():
+    replaced = [name for name, value in vars(SkdeepNet).items()
+                if callable(value) and not name.startswith("__") and hasattr(NeuralNet, name)]
+    assert len(replaced) > 10
+    assert [name for name in replaced if f"``{name}``" not in net_module.__doc__] == []
