@@ -189,6 +189,15 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
     def _predict_targets(self):
         """What ``net_.predict`` makes of ``net_.predict_proba``'s output: encoded targets (picklable, or None)."""
 
+    def _draws_only_in_dropout(self):
+        """Whether training draws random numbers only in the dropout of skdeep's modules.
+
+        A user's module, or an ``augment`` function, may draw from torch's
+        global generators anywhere: they are seeded (and saved in a
+        checkpoint) then.
+        """
+        return self._own_module and getattr(self, "augment", None) is None
+
     def _criterion(self):
         """The loss module the net trains with: scikit-learn's loss of the task."""
         return SklearnLoss(self._loss_kind())
@@ -352,8 +361,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
                                          checkpoint=checkpoint))
         self._record_build(call)
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
-        # (an augmentation may draw from torch's global generators, as a user's module may)
-        with seeded_training(seed, device, net.module_, own_module=self._own_module and plan.augment is None):
+        with seeded_training(seed, device, net.module_, own_module=self._draws_only_in_dropout()):
             epochs_before = len(net.history)
             # the interrupted fit's epochs count as this fit's
             epochs = plan.epochs - (0 if saved is None else checkpoint.restore(net, saved))

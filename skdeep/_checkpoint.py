@@ -79,7 +79,7 @@ def fit_identity(estimator, X, y, sample_weight):
 def _hash(value):
     try:
         return joblib.hash(value)
-    except pickle.PicklingError:  # a lambda, say: equal only to itself, by its repr
+    except (pickle.PicklingError, TypeError, AttributeError):  # a lambda, a lock: equal only to itself, by its repr
         return joblib.hash(repr(value))
 
 
@@ -230,7 +230,8 @@ class TrainingCheckpoint(Callback):
         What the fit is (:func:`fit_identity`): a checkpoint of another fit is
         not resumed from.
     own_module : bool
-        Whether the module is one of skdeep's (see
+        Whether training draws random numbers only in the dropout of skdeep's
+        modules, with no module or ``augment`` of the user's (see
         :func:`skdeep._random.draws_from_global_generators`).
     data_parallel : skdeep._distributed.DataParallel, default=None
         This process's part in data-parallel training: rank 0 alone writes,
@@ -262,7 +263,7 @@ class TrainingCheckpoint(Callback):
         checkpoint : TrainingCheckpoint
         """
         checkpoint = cls(estimator.checkpoint, estimator.checkpoint_every, fit_identity(estimator, X, y, sample_weight),
-                         own_module=estimator._own_module, data_parallel=data_parallel)
+                         own_module=estimator._draws_only_in_dropout(), data_parallel=data_parallel)
         if checkpoint.writes:
             checkpoint.check_writable()
         return checkpoint

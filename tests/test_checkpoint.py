@@ -35,6 +35,11 @@ def cancer():
     return StandardScaler().fit_transform(X), y
 
 
+def jitter(X):
+    """An augmentation that draws from torch's global generator."""
+    return X + 0.1 * torch.randn_like(X)
+
+
 SMALL = dict(hidden_layer_sizes=(16,), batch_size=64, max_iter=12, precision="float64", random_state=0)
 
 
@@ -148,7 +153,9 @@ def test_fit_killed_by_sigkill_resumes_to_the_uninterrupted_model(tmp_path, digi
     (MLPClassifier, "digits", {"solver": "adamw", "batch_norm": True, "learning_rate": "invscaling"}),
     (MLPRegressor, "cancer", {"early_stopping": True, "solver": "rmsprop", "learning_rate_init": 0.01}),
     (CNNClassifier, "digits", {"conv_filters": (4,), "input_shape": (1, 8, 8), "hidden_layer_sizes": (8,)}),
-], ids=["cosine", "adaptive", "batch_norm_invscaling", "regressor_early_stopping", "cnn"])
+    (CNNClassifier, "digits", {"conv_filters": (4,), "input_shape": (1, 8, 8), "hidden_layer_sizes": (8,),
+                               "augment": jitter}),
+], ids=["cosine", "adaptive", "batch_norm_invscaling", "regressor_early_stopping", "cnn", "cnn_augment"])
 def test_resumed_fit_equals_uninterrupted_fit(tmp_path, digits, cancer, crash_after, restored, make, data, extra):
     X, y = digits if data == "digits" else cancer
     params = {**SMALL, **extra}
