@@ -51,7 +51,7 @@ from skdeep._plan import PRECISIONS, STOCHASTIC_SOLVERS, DataSummary, TrainingCa
 from skdeep._random import seeded_torch, seeded_training
 from skdeep._record import record_training, stopping_progress
 from skdeep._rollback import FittedSnapshot, forget_fit, roll_back
-from skdeep._routing import RoutedParameters, check_routed_names
+from skdeep._routing import RoutedParameters
 from skdeep._threads import torch_threads
 from skdeep._validation import check_split_weights, validate_training_data, validate_X, validate_X_y
 from skdeep.modules import SklearnLoss
@@ -66,8 +66,7 @@ def store_parameters(estimator, parameters):
     """
     for name, value in parameters.items():
         if name == "routed_params":
-            for routed, argument in value.items():
-                setattr(estimator, routed, argument)
+            estimator._store_routed(value)
         elif name not in ("self", "__class__"):
             setattr(estimator, name, value)
 
@@ -185,6 +184,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
     def _predict_nonlinearity(self):
         """The function that ``net_.predict_proba`` applies to raw outputs (picklable)."""
 
+    def _encoded_classes(self):
+        """The encoded classes of a binary or multiclass classifier, as its net knows them (None otherwise)."""
+        return None
+
     @abstractmethod
     def _predict_targets(self):
         """What ``net_.predict`` makes of ``net_.predict_proba``'s output: encoded targets (picklable, or None)."""
@@ -201,6 +204,10 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
     def _criterion(self):
         """The loss module the net trains with: scikit-learn's loss of the task."""
         return SklearnLoss(self._loss_kind())
+
+    def _criterion_on(self, module, device):
+        """:meth:`_criterion` on ``device``, in the dtype of ``module``'s weights (a loss may hold weights too)."""
+        return self._criterion().to(device=device, dtype=next(module.parameters()).dtype)
 
     def _module_input_shape(self):
         """Shape of one sample in the batches the module gets: as seen at fit."""
@@ -221,10 +228,6 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
         copied = type(self).__new__(type(self))
         copied.__dict__.update(self.__dict__)
         return copied
-
-    def _validate_params(self):
-        check_routed_names(self)
-        super()._validate_params()
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
@@ -396,7 +399,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
 
     def _net_for(self, plan, call, module, device):
         """The net this call trains: the fitted one (a continued ``partial_fit``) or a new one around ``module``."""
-        if call.continues_optimizer:
+        if call.continues_optimizer:  # (with the loss of the parameters as they are now)
+            self.net_.criterion_ = self._criterion_on(module, device)
             return self.net_
         net = self._new_net(plan.net, module, device)
         if call.continues:  # a warm fit: a new optimizer and schedule, from the previous weights
@@ -461,7 +465,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
         """An initialised skorch net around ``module``, as ``net_plan`` builds it (for fit and for loading)."""
         return SkdeepNet(
             module=module,
-            criterion=self._criterion(),
+            criterion=self._criterion_on(module, device),
             optimizer=optimizer_factory(net_plan),
             lr=net_plan.lr,
             train_split=None,
@@ -470,6 +474,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
             verbose=0,
             predict_nonlinearity=self._predict_nonlinearity(),
             predict_targets=self._predict_targets(),
+            classes=self._encoded_classes(),
             autocast=net_plan.autocast,
             **net_plan.compile_options,
         ).initialize()

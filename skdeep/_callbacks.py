@@ -1,5 +1,6 @@
 """skorch callbacks that give skdeep's training scikit-learn's MLP behaviour, and the list a training call runs."""
 
+import copy
 import math
 import warnings
 from contextlib import contextmanager
@@ -423,6 +424,10 @@ class SklearnCallbackBridge(Callback):
         self.estimator = None
         self._epoch = None
 
+    def __getstate__(self):
+        # a net pickled mid-fit (skorch's Checkpoint with f_pickle) holds no estimator and no fit's context
+        return {**vars(self), "context": None, "estimator": None, "_epoch": None}
+
     @contextmanager
     def reporting(self, estimator, net, epochs, X, y):
         """Report the epochs that ``net`` trains inside this block to ``estimator``'s scikit-learn callbacks.
@@ -466,6 +471,10 @@ OWN_NAMES = ("epoch_timer", "learning_rate", "convergence", "divergence", "check
              "sklearn_callbacks", "train_loss", "valid_loss")
 
 
+#: the history keys of skdeep's own, which a callback of the user's must not record
+OWN_RECORDS = ("epoch", "loss", "train_loss", "valid_loss", "validation_score", "learning_rate", "dur")
+
+
 def user_callbacks(callbacks):
     """The ``callbacks`` parameter checked: skorch callbacks (instances or classes) or ``(name, callback)`` pairs.
 
@@ -478,7 +487,7 @@ def user_callbacks(callbacks):
     """
     checked = []
     for item in callbacks or []:
-        named = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+        named = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
         callback = item[1] if named else item
         if not (isinstance(callback, Callback) or (isinstance(callback, type) and issubclass(callback, Callback))):
             raise TypeError("The 'callbacks' parameter takes skorch callbacks (skorch.callbacks.Callback instances or "
@@ -486,8 +495,24 @@ def user_callbacks(callbacks):
         if named and item[0] in OWN_NAMES:
             raise ValueError(f"The callback name {item[0]!r} is one of skdeep's own callbacks {OWN_NAMES}: "
                              "name yours otherwise.")
-        checked.append(item)
+        records = getattr(callback, "name", None)
+        if records in OWN_RECORDS:
+            raise ValueError(f"A callback of 'callbacks' records {records!r}, which skdeep's history holds already "
+                             f"(its own records are {OWN_RECORDS}): give it another name.")
+        checked.append(tuple(item) if named else item)
     return checked
+
+
+def _running_copy(item):
+    """A shallow copy of a callback of the user's (classes as they are): what runs, and keeps its state, in a fit.
+
+    The user's objects stay as given, as scikit-learn's parameters must: the
+    ``callbacks__`` arguments and the state of training (a scheduler and
+    its optimizer, say) go to the copy, which ``net_.callbacks_`` holds.
+    """
+    if isinstance(item, tuple):
+        return item[0], _running_copy(item[1])
+    return item if isinstance(item, type) else copy.copy(item)
 
 
 def training_callbacks(plan, *, penalty, progress, validation=None, checkpoint=None):
@@ -538,4 +563,4 @@ def training_callbacks(plan, *, penalty, progress, validation=None, checkpoint=N
         callbacks.append(("train_loss", PassthroughScoring(name="train_loss", on_train=True)))
         if plan.early_stopping:
             callbacks.append(("valid_loss", PassthroughScoring(name="valid_loss")))
-    return callbacks + plan.callbacks
+    return callbacks + [_running_copy(item) for item in plan.callbacks]

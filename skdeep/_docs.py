@@ -13,7 +13,7 @@ import textwrap
 def _split_entries(text):
     """``{name: entry}`` of the numpydoc entries in ``text``, whose headers start at column 0."""
     blocks = re.split(r"\n+(?=\S)", text.strip())
-    return {re.match(r"\**(\w+)", block)[1]: block.rstrip() for block in blocks if block}
+    return {re.match(r"\w+", block)[0]: block.rstrip() for block in blocks if block}
 
 
 #: the entries of the parameters that mean something else in the convolutional networks' dense head
@@ -277,10 +277,10 @@ callbacks : list of skorch callbacks or (name, callback) pairs, default=None
     skorch callbacks (:mod:`skorch.callbacks`, or subclasses of
     :class:`skorch.callbacks.Callback` of your own), run at skorch's hook
     points with skorch's arguments, after skdeep's own. A callback is named
-    by its class (lower case) unless a pair names it;
-    ``callbacks__<name>__<argument>`` sets its arguments. The callbacks
-    given are the objects that run, as in skorch: they keep their state
-    after ``fit``. See :doc:`/user_guide/callbacks`.
+    by its class name, as skorch names it, unless a pair names it;
+    ``callbacks__<name>__<argument>`` sets its arguments. The objects given
+    are left as they are: each fit runs a copy of them, which
+    ``net_.callbacks_`` holds with its state. See :doc:`/user_guide/callbacks`.
 
 optimizer : type, default=None
     A class with torch's optimizer interface (``torch.optim.NAdam``, one of
@@ -296,39 +296,32 @@ optimizer : type, default=None
 
 criterion : type or torch.nn.Module, default=None
     The training loss: a torch loss class (built with the
-    ``criterion__<argument>`` parameters) or instance, called as
+    ``criterion__<argument>`` parameters) or instance (copied), called as
     ``criterion(outputs, targets)`` with the module's raw outputs and the
     encoded targets: class indices (multiclass), 0/1 floats of shape
-    ``(n, 1)`` (binary) or ``(n, n_labels)`` (multilabel), floats of shape
-    ``(n, n_outputs)`` (regression). With ``sample_weight`` or
-    ``class_weight`` it is built with ``reduction="none"``, and the
-    per-sample values are weighed as scikit-learn weighs them; a loss that
-    cannot give them is refused then. ``loss_``, ``loss_curve_`` and
-    ``history_`` report it (plus the penalties). None: scikit-learn's loss
-    (cross-entropy, or the regressor's ``loss``).
+    ``(n, 1)`` (binary, whose module returns one logit) or ``(n, n_labels)``
+    (multilabel), floats of shape ``(n, n_outputs)`` (regression). With
+    ``sample_weight`` or ``class_weight`` it is built with
+    ``reduction="none"``, and the per-sample values are weighed as
+    scikit-learn weighs them: ``sum(w * l) / sum(w)``, or ``sum(w * l)`` for
+    a loss built with ``reduction="sum"`` (a loss's own normalisation, by the
+    class weights of ``CrossEntropyLoss(weight=...)`` say, does not apply
+    then); a loss that cannot give per-sample values is refused then.
+    ``loss_``, ``loss_curve_`` and ``history_`` report it (plus the
+    penalties). None: scikit-learn's loss (cross-entropy, or the
+    regressor's ``loss``).
 
 augment : callable, default=None
-    A function of each training batch of ``X`` (a tensor on the device,
-    of shape ``(batch, *sample_shape)``) that returns the batch to train on:
-    random shifts, flips or crops, say (torchvision's ``transforms.v2``
-    take such batches). It never runs at prediction, validation or scoring.
-    Its draws from torch's global random generator are seeded from
-    ``random_state``, so a fit with an int ``random_state`` is reproducible.
-
-**routed_params
-    skorch's ``<part>__<argument>`` parameters, in the constructor, in
-    ``set_params`` and in a search's grid: ``optimizer__<argument>`` (an
-    argument of the optimizer) and ``callbacks__<name>__<argument>`` (an
-    argument of the callback named ``<name>``).
-""")
-
-#: the entry of the routed parameters of the estimators around a user's module
-USER_MODULE_PARAMETERS = _split_entries("""**routed_params
-    skorch's ``<part>__<argument>`` parameters, in the constructor, in
-    ``set_params`` and in a search's grid: ``module__<argument>`` (an
-    argument of ``module``), ``criterion__<argument>`` (of ``criterion``),
-    ``optimizer__<argument>`` (of the optimizer) and
-    ``callbacks__<name>__<argument>`` (of the callback named ``<name>``).
+    A function of each training batch of ``X`` that returns the batch to
+    train on: random shifts, flips or crops, say. It gets a copy of the batch
+    (it may change it in place) as the module gets it: a tensor on the
+    device of shape ``(batch, *sample_shape)``, channels last for
+    ``data_format="channels_last"`` images, sparse (COO) for sparse X; it
+    must return a tensor of the same dtype and number of samples.
+    torchvision's ``transforms.v2`` take ``(..., C, H, W)`` batches. It never
+    runs at prediction, validation or scoring. Its draws from torch's global
+    random generator are seeded from ``random_state``, so a fit with an int
+    ``random_state`` is reproducible.
 """)
 
 #: attribute sections that several estimators share, by the marker they replace
@@ -499,7 +492,7 @@ def _fill_parameters(doc, cls):
 
 def _parameter_entries(cls, own):
     """The entries of ``cls.__init__``'s parameters in signature order: those in ``own``, else the shared ones."""
-    names = list(inspect.signature(cls.__init__).parameters)[1:]  # (**routed_params by its name)
+    names = list(inspect.signature(cls.__init__).parameters)[1:]
     documented = {**_PARAMETERS, **getattr(cls, "_parameter_docs", {}), **own}
     missing = [name for name in names if name not in documented]
     foreign = [name for name in own if name not in names]

@@ -21,7 +21,10 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   row), unless the user gave callbacks: each batch then opens and fills its
   row as in skorch, and early stopping's validation set gets skorch's
   validation epoch;
-- ``train_step`` applies the ``augment`` function to X of each training batch;
+- ``train_step`` applies the ``augment`` function to a copy of X of each
+  training batch;
+- ``__sklearn_tags__`` makes the net of a binary or multiclass classifier a
+  classifier to scikit-learn's scorers;
 - ``notify`` skips callbacks whose hook is :class:`~skorch.callbacks.Callback`'s
   no-op, and ``on_grad_computed`` is only built when a callback listens; a
   callback that ends training lets the others see the epoch first, and a
@@ -75,6 +78,7 @@ from skdeep._cuda_graph import CapturedTrainStep
 from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._data import PREDICT_BATCH_SIZE, ArrayDataset, BatchIterator, as_tensor_source
 from skdeep._optim import builds, make_optimizer, set_decoupled_weight_decay
+from skdeep._routing import check_arguments
 from skdeep._threads import BatchThreads
 
 
@@ -130,6 +134,11 @@ class SkdeepNet(NeuralNet):
         in the space of the encoded targets (class indices, 0/1 labels), which
         skorch's scoring callbacks compare with a dataset's targets; None
         returns it as it is (regression).
+    classes : ndarray or None, default=None
+        The encoded classes of a binary or multiclass classifier
+        (``0 ... n_classes - 1``), which make the net a classifier to
+        scikit-learn's scorers (``roc_auc`` of binary targets reads the
+        positive class's column); None for other tasks.
 
     Attributes
     ----------
@@ -149,10 +158,12 @@ class SkdeepNet(NeuralNet):
     """
 
     def __init__(self, *args, shuffle=True, fold_single_batch=False, generator=None, penalty=None, n_outputs=None,
-                 autocast=None, cuda_graph=False, data_parallel=None, augment=None, predict_targets=None, **kwargs):
+                 autocast=None, cuda_graph=False, data_parallel=None, augment=None, predict_targets=None,
+                 classes=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.augment = augment
         self.predict_targets = predict_targets
+        self.classes_ = classes
         self.batch_rows = False
         self.user_callbacks = []
         self.epochs_loaded = 0
@@ -176,8 +187,9 @@ class SkdeepNet(NeuralNet):
         The module, the optimizer and the history are kept: a continued
         ``partial_fit`` trains on with the same optimizer, as scikit-learn's,
         with AdamW's decay set to the current ``alpha``; only after the solver
-        changed is a new optimizer built (as scikit-learn's MLP does when it
-        has none of that solver).
+        (or the ``optimizer`` class, or its ``optimizer__`` arguments) changed
+        is a new optimizer built, as scikit-learn's MLP does when it has none
+        of that solver.
 
         Parameters
         ----------
@@ -204,16 +216,15 @@ class SkdeepNet(NeuralNet):
         self.augment = plan.augment
         self.callbacks = callbacks
         self.batch_rows = bool(plan.callbacks)
-        vars(self).update({"callbacks__" + name: value for name, value in plan.callback_arguments.items()})
+        vars(self).update({f"callbacks__{name}__{argument}": value  # (skorch's initialize_callbacks sets them)
+                           for name, arguments in plan.callback_arguments.items()
+                           for argument, value in arguments.items()})
         if not self.initialized_:
             return self
+        named = list(self._uniquely_named_callbacks())
+        _check_callback_arguments(named[len(named) - len(plan.callbacks):], plan.callback_arguments)
         self.initialize_callbacks()
-        users = self.callbacks_[len(self.callbacks_) - len(plan.callbacks):]
-        self.user_callbacks = [callback for _, callback in users]
-        unknown = sorted({name.split("__")[0] for name in plan.callback_arguments} - {name for name, _ in users})
-        if unknown:
-            raise ValueError(f"callbacks__ parameters name the callbacks {unknown}, and the callbacks given are "
-                             f"named {[name for name, _ in users]}.")
+        self.user_callbacks = [callback for _, callback in self.callbacks_[len(self.callbacks_) - len(plan.callbacks):]]
         if not builds(self.optimizer_, plan.net):
             self.optimizer, self.lr = optimizer_factory(plan.net), plan.net.lr
             self.initialize_optimizer()
@@ -283,6 +294,12 @@ class SkdeepNet(NeuralNet):
                     torch._foreach_copy_(state, at_epoch_start)
                 del self.history[rows:]
                 raise
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.classes_ is not None:
+            tags.estimator_type = "classifier"
+        return tags
 
     def predict(self, X):
         """Predictions for ``X`` in the space of the encoded targets (see ``predict_targets``).
@@ -448,6 +465,8 @@ class SkdeepNet(NeuralNet):
     def _steps(self, iterator, training, step_fn, fit_params):
         for batch in iterator:
             self._begin_batch(batch, training)
+            if self.module_.training != training:  # a callback predicted since the last step
+                self._set_training(training)
             yield batch, step_fn(batch, **fit_params)
 
     def _captured_steps(self, iterator):
@@ -485,12 +504,15 @@ class SkdeepNet(NeuralNet):
         return step
 
     def _augmented(self, batch):
+        # a copy: a batch may be a view of the training data (and of the user's array), which an
+        # augmentation that works in place would change
         X, y = batch
-        augmented = self.augment(X)
-        if not torch.is_tensor(augmented) or augmented.shape[0] != X.shape[0]:
-            got = tuple(augmented.shape) if torch.is_tensor(augmented) else type(augmented).__name__
-            raise TypeError(f"augment must return the batch of X as a tensor of {X.shape[0]} samples; for a batch "
-                            f"of shape {tuple(X.shape)} it returned {got}.")
+        augmented = self.augment(X.clone())
+        if not torch.is_tensor(augmented) or augmented.shape[0] != X.shape[0] or augmented.dtype != X.dtype:
+            got = (f"shape {tuple(augmented.shape)} and dtype {augmented.dtype}" if torch.is_tensor(augmented)
+                   else type(augmented).__name__)
+            raise TypeError(f"augment must return the batch of X as a tensor of {X.shape[0]} samples in its dtype; "
+                            f"for a batch of shape {tuple(X.shape)} and dtype {X.dtype} it returned {got}.")
         return augmented, y
 
     def _share_step(self, batch, **fit_params):
@@ -639,6 +661,17 @@ class SkdeepNet(NeuralNet):
                 "(multiclass), a single one (binary), one per label (multilabel) or one per target (regression)."
             )
         return self.criterion_(y_pred, target, weight)
+
+
+def _check_callback_arguments(named_callbacks, arguments):
+    """Refuse ``callbacks__<name>__<argument>`` parameters that name no callback of the user's, or no argument of it."""
+    callbacks = dict(named_callbacks)
+    for name, values in arguments.items():
+        if name not in callbacks:
+            raise ValueError(f"callbacks__{name}__...: the callbacks given are named {list(callbacks)}, none {name!r}.")
+        callback = callbacks[name]
+        check_arguments(callback if isinstance(callback, type) else type(callback), values, f"callbacks__{name}",
+                        owner=name)
 
 
 def _as_skorch_batch(batch):

@@ -24,8 +24,20 @@ _DEVICE_OPTIONS = ("fused", "foreach", "capturable")
 
 
 def builds(optimizer, net_plan):
-    """Whether ``optimizer`` is the one that ``net_plan`` builds (a partial_fit after set_params builds another)."""
-    return type(optimizer) is (net_plan.optimizer or OPTIMIZERS[net_plan.solver])
+    """Whether ``optimizer`` is the one that ``net_plan`` builds (a partial_fit after set_params builds another).
+
+    It is if it is of the plan's class, with the plan's ``optimizer__``
+    arguments (torch's optimizers keep their options in each parameter group).
+    """
+    return type(optimizer) is (net_plan.optimizer or OPTIMIZERS[net_plan.solver]) and all(
+        _same(group.get(name), value) for group in optimizer.param_groups for name, value in net_plan.arguments.items())
+
+
+def _same(option, value):
+    try:
+        return bool(option == value)
+    except (TypeError, ValueError, RuntimeError):  # a tensor option, say: compared by identity
+        return option is value
 
 
 def make_optimizer(param_groups, *, solver, optimizer=None, decoupled_weight_decay=None, tensor_lr=False, **options):

@@ -20,6 +20,7 @@ estimator's class.
 """
 
 import copy
+import inspect
 import pickle
 import re
 import warnings
@@ -31,6 +32,11 @@ import sklearn
 import skorch
 import torch
 from sklearn.base import BaseEstimator
+
+try:  # joblib depends on cloudpickle since 1.5, and vendored it before
+    import cloudpickle
+except ImportError:
+    from joblib.externals import cloudpickle
 
 from skdeep._device import resolve_device
 from skdeep._rollback import is_fitted_attribute
@@ -157,21 +163,29 @@ def estimator_state(state):
     changed = {name: value for name, value in built_with.items() if not _same(value, state[name])}
     if changed:  # parameters set since the fit: the net is rebuilt from those it was built with
         state["_skdeep_net"]["parameters"] = changed
+    added = [name for name in state if "__" in name and not name.startswith("_") and name not in built_with]
+    if added:  # routed parameters set since the fit, which the net was built without
+        state["_skdeep_net"]["added"] = added
     state["_skdeep_versions"] = versions()
     state["_skdeep_format"] = FORMAT
     return state
 
 
 def _check_callbacks_save(callbacks):
-    """Raise a TypeError naming the first of the user's callbacks that pickle cannot save."""
+    """Raise a TypeError naming the first of the user's callbacks that cannot be saved (a lock, an open file).
+
+    Checked with cloudpickle, which saves what joblib's workers and
+    ``copy.deepcopy`` take (lambdas too): pickle itself refuses a lambda,
+    naming it.
+    """
     for item in callbacks or []:
         try:
-            pickle.dumps(item)
-        except Exception as error:
-            name = item[0] if isinstance(item, tuple) else getattr(item, "__name__", type(item).__name__)
+            cloudpickle.dumps(item)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            name = item[0] if isinstance(item, (tuple, list)) else getattr(item, "__name__", type(item).__name__)
             raise TypeError(f"The callback {name!r} of the 'callbacks' parameter cannot be saved "
-                            f"({type(error).__name__}: {error}): give it only what pickle saves (no lambdas, "
-                            "open files or locks), or set callbacks=None before saving the estimator.") from error
+                            f"({type(error).__name__}: {error}): give it only what can be pickled (no open files or "
+                            "locks), or set callbacks=None before saving the estimator.") from error
 
 
 @dataclass(frozen=True)
@@ -230,6 +244,8 @@ def restore_estimator(estimator, state, rebuild_net):
     saved_format, saved = state.pop("_skdeep_format", None), state.pop("_skdeep_versions", None)
     net_state = state.pop("_skdeep_net", None)
     saved = saved if type(saved) is dict and foreign_type(saved) is None else {}
+    for name, default in _defaults(type(estimator)).items():  # the parameters added since it was saved
+        state.setdefault(name, default)
     names = {*estimator._get_param_names(), *(name for name in state if is_routed(name, type(estimator)._routes))}
     parameters = {*names, *_SKLEARN_ATTRIBUTES}
     fitted = {name: value for name, value in state.items() if name not in parameters}
@@ -244,11 +260,13 @@ def restore_estimator(estimator, state, rebuild_net):
         warnings.warn(InconsistentVersionWarning(estimator_name=type(estimator).__name__,
                                                  current_version=versions()["skdeep"],
                                                  original_version=saved.get("skdeep")))
-    built_with = net_state.pop("parameters", {})
+    built_with, added = net_state.pop("parameters", {}), net_state.pop("added", [])
     try:
         estimator.__dict__.update(state, **_fitted_values(fitted))
-        current = {name: state[name] for name in built_with}
+        current = {name: state[name] for name in [*built_with, *added]}
         estimator.__dict__.update(built_with)  # the parameters the net was built from, checked as a fit checks them
+        for name in added:
+            delattr(estimator, name)
         estimator._validate_params()
         estimator.net_ = rebuild_net(_saved_net(estimator, net_state))
         estimator._built_with = copy.deepcopy(estimator._net_parameters())
@@ -256,6 +274,12 @@ def restore_estimator(estimator, state, rebuild_net):
     except Exception as error:
         estimator.__dict__.clear()  # nothing half-loaded
         raise _unreadable(estimator, f"it cannot be rebuilt ({type(error).__name__}: {error})", saved) from error
+
+
+def _defaults(cls):
+    """The default of each parameter of ``cls`` that has one."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return {parameter.name: parameter.default for parameter in parameters if parameter.default is not parameter.empty}
 
 
 def _saved_net(estimator, saved):
@@ -301,13 +325,16 @@ def _is_net_state(net, parameter_names):
 
     Its optional ``"parameters"``, those the net was built from where they
     differ from the estimator's, are checked as parameters are: by name here,
-    by value when the estimator validates them.
+    by value when the estimator validates them; so are the names of its
+    optional ``"added"``, the routed parameters set since the net was built.
     """
     if type(net) is not dict:
         return False
     net = dict(net)
-    built_with = net.pop("parameters", {})
+    built_with, added = net.pop("parameters", {}), net.pop("added", [])
     if type(built_with) is not dict or not set(built_with) <= parameter_names:
+        return False
+    if type(added) is not list or not all(type(name) is str for name in added) or not set(added) <= parameter_names:
         return False
     return (set(net) == _NET_KEYS and foreign_type(net) is None
             and type(net["module"]) is dict

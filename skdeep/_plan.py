@@ -27,8 +27,9 @@ from sklearn.model_selection._split import _validate_shuffle_split
 from skdeep._callbacks import user_callbacks
 from skdeep._cuda_graph import cuda_graph_mode
 from skdeep._data import batch_bounds
+from skdeep._optim import OPTIMIZERS
 from skdeep._penalty import WeightPenalty
-from skdeep._routing import routed_arguments
+from skdeep._routing import callback_arguments, check_arguments, routed_arguments
 
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 #: precision -> (dtype of the weights and data, autocast dtype of the forward pass or None)
@@ -42,6 +43,8 @@ PRECISIONS = {
 _FUSED_ON = {"sgd": ("cpu", "cuda"), "adam": ("cpu", "cuda"), "adamw": ("cpu", "cuda"), "adagrad": ("cpu",)}
 #: the solver whose weight decay (``alpha``) lives in its optimizer, decoupled from the gradient
 _DECOUPLED_DECAY_SOLVER = "adamw"
+#: what a class needs of torch's optimizer interface to be the ``optimizer`` parameter
+_OPTIMIZER_METHODS = ("step", "zero_grad", "state_dict", "load_state_dict")
 #: the built-in solvers' optimizer arguments that skdeep's parameters set
 _SOLVER_ARGUMENTS = {"betas": "beta_1 and beta_2", "eps": "epsilon", "momentum": "momentum",
                      "nesterov": "nesterovs_momentum"}
@@ -126,6 +129,9 @@ class NetPlan:
         prediction (a loaded model predicts as the fitted one did).
     optimizer : type or None
         The user's optimizer class, built in place of the solver's.
+    arguments : dict
+        The ``optimizer__<argument>`` parameters (among ``optimizer_options``):
+        a continued ``partial_fit`` after they changed builds a new optimizer.
     """
 
     solver: str
@@ -135,6 +141,7 @@ class NetPlan:
     compile_options: dict
     autocast: object = None
     optimizer: type = None
+    arguments: dict = field(default_factory=dict)
 
     @property
     def decoupled_weight_decay(self):
@@ -203,8 +210,8 @@ class TrainingPlan:
     callbacks : list
         The user's skorch callbacks (the ``callbacks`` parameter, checked).
     callback_arguments : dict
-        The ``callbacks__<name>__<argument>`` parameters, by their names
-        less the ``callbacks__`` prefix.
+        The ``callbacks__<name>__<argument>`` parameters: ``{name: {argument:
+        value}}``.
     """
 
     solver: str
@@ -360,7 +367,7 @@ def plan_training(params, data, call, device):
         checkpoint_every=params["checkpoint_every"],
         augment=params.get("augment"),
         callbacks=user_callbacks(params["callbacks"]),
-        callback_arguments=routed_arguments(params, "callbacks"),
+        callback_arguments=callback_arguments(params),
     )
 
 
@@ -391,9 +398,12 @@ def plan_net(params, device, *, ranks=1, own_module=True):
     compile_mode = params["compile"]
     compile_options = {"compile": True, **({"compile__mode": compile_mode} if isinstance(compile_mode, str) else {})}
     own_options = {} if optimizer is not None else solver_options(params, device, graph=bool(graph))
+    if "foreach" in arguments:  # (torch runs one of the two implementations)
+        own_options.pop("fused", None)
     return NetPlan(
         solver=solver,
         optimizer_options={**own_options, **arguments},
+        arguments=arguments,
         lr=params["learning_rate_init"] if solver in STOCHASTIC_SOLVERS else 1.0,
         cuda_graph=graph,
         compile_options=compile_options if compile_mode else {},
@@ -416,6 +426,9 @@ def optimizer_arguments(params):
     arguments = routed_arguments(params, "optimizer")
     if optimizer is not None:
         name = optimizer.__name__
+        if not all(callable(getattr(optimizer, method, None)) for method in _OPTIMIZER_METHODS):
+            raise TypeError(f"optimizer={name} is not an optimizer class: it needs torch's optimizer interface "
+                            f"({', '.join(_OPTIMIZER_METHODS)}), as the classes of torch.optim have.")
         if solver != "adam":
             raise ValueError(f"optimizer={name} takes the place of the solver's optimizer, so solver={solver!r} "
                              "means nothing beside it: leave solver at its default, 'adam'.")
@@ -427,12 +440,17 @@ def optimizer_arguments(params):
                          "are max_iter, max_fun and tol.")
     if "lr" in arguments:
         raise ValueError("optimizer__lr: the optimizer's learning rate is the learning_rate_init parameter.")
+    check_arguments(optimizer or OPTIMIZERS[solver], arguments, "optimizer")
     if optimizer is None:
         own = {**_SOLVER_ARGUMENTS, **({"weight_decay": "alpha"} if solver == _DECOUPLED_DECAY_SOLVER else {})}
         repeated = [f"optimizer__{argument} (set {own[argument]})" for argument in arguments if argument in own]
         if repeated:
             raise ValueError(f"solver={solver!r} takes these options from skdeep's parameters: "
                              f"{', '.join(repeated)}.")
+        nesterov = solver == "sgd" and params["nesterovs_momentum"] and params["momentum"] > 0
+        if nesterov and arguments.get("dampening", 0):
+            raise ValueError("optimizer__dampening: SGD's Nesterov momentum (nesterovs_momentum=True) takes no "
+                             "dampening; set nesterovs_momentum=False to dampen.")
     return arguments
 
 

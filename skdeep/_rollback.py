@@ -11,8 +11,8 @@ import torch
 
 
 def is_fitted_attribute(name, estimator):
-    """Whether the attribute ``name`` of ``estimator`` is fitted state (not a parameter)."""
-    return (name.endswith("_") and not name.startswith("__")) or name in estimator._PRIVATE_FITTED
+    """Whether the attribute ``name`` of ``estimator`` is fitted state (not a parameter, ``module__lambda_`` say)."""
+    return (name.endswith("_") and "__" not in name) or name in estimator._PRIVATE_FITTED
 
 
 def forget_fit(estimator):

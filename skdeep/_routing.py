@@ -1,21 +1,19 @@
 """skorch's ``<part>__<argument>`` parameters: arguments routed to the module, the loss, the optimizer and callbacks.
 
 A skorch user writes ``module__hidden=8``, ``optimizer__weight_decay=0.01``,
-``criterion__label_smoothing=0.1`` or ``callbacks__tensorboard__close_after_train=False``,
+``criterion__label_smoothing=0.1`` or ``callbacks__clip__gradient_clip_value=1.0``,
 in the constructor, in ``set_params`` and in a search's grid. skdeep's
 estimators take them the same way: :class:`RoutedParameters` stores them as
-attributes of their own names, reports them in ``get_params`` (so that
-``clone`` keeps them) and sets them in ``set_params``; ``fit`` checks them
-(:func:`check_routed_names`) and reads each part's arguments with
-:func:`routed_arguments`.
+attributes of their own names (any name with a double underscore), reports
+them in ``get_params`` (so that ``clone`` keeps them) and sets them in
+``set_params``. Where each part is built, :func:`routed_arguments` reads its
+arguments and :func:`check_arguments` refuses those it does not take.
 """
 
 import difflib
+import inspect
 
 from sklearn.base import BaseEstimator
-
-#: the parts of the network that take routed arguments, each with the parameter that gives it
-ROUTES = {"module": "module", "criterion": "criterion", "optimizer": "optimizer", "callbacks": "callbacks"}
 
 
 def routed_arguments(params, part):
@@ -34,6 +32,9 @@ def routed_arguments(params, part):
 def callback_arguments(params):
     """The arguments routed to each named callback: ``{"tb": {"close_after_train": False}}``.
 
+    A ``callbacks__<name>`` parameter without an argument routes an empty
+    name, which no callback has.
+
     Examples
     --------
     >>> from skdeep._routing import callback_arguments
@@ -47,55 +48,94 @@ def callback_arguments(params):
     return arguments
 
 
+def check_arguments(target, arguments, part, *, owner=None):
+    """Refuse the ``<part>__<argument>`` parameters that ``target`` (a class or function) does not take.
+
+    ``owner`` names the parameter that gives ``target`` (``part`` by
+    default). A target that takes ``**kwargs``, or has no signature, takes
+    any argument.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._routing import check_arguments
+    >>> check_arguments(torch.optim.Adam, {"amsgrad": True}, "optimizer")
+    >>> check_arguments(torch.optim.Adam, {"amsgrd": True}, "optimizer")
+    Traceback (most recent call last):
+    ...
+    ValueError: optimizer__amsgrd: Adam takes no argument 'amsgrd'. Did you mean optimizer__amsgrad?
+    """
+    try:
+        accepted = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in accepted.values()):
+        return
+    names = [name for name, parameter in accepted.items() if parameter.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for argument in arguments:
+        if argument not in names:
+            close = difflib.get_close_matches(argument, names, n=1)
+            hint = f" Did you mean {part}__{close[0]}?" if close else f" It takes {names}."
+            name = getattr(target, "__name__", owner or part)
+            raise ValueError(f"{part}__{argument}: {name} takes no argument {argument!r}.{hint}")
+
+
+def _routed_names(estimator):
+    """The names of the routed parameters stored on ``estimator``: the public ones with a double underscore."""
+    return [name for name in vars(estimator) if "__" in name and not name.startswith("_")]
+
+
 def is_routed(name, parts):
     """Whether ``name`` is an argument routed to one of ``parts`` (``"module__hidden"`` to ``"module"``)."""
     part, separator, argument = name.partition("__")
     return bool(separator and argument) and part in parts
 
 
-def check_routed_names(estimator):
-    """Raise a ValueError for a stored routed parameter that routes nowhere (called by ``fit``).
-
-    A name must start with one of the estimator's parts and two underscores,
-    and a callback's with ``callbacks__<name>__``.
-    """
-    parts = type(estimator)._routes
-    known = estimator._get_param_names()
-    for name in _routed_names(estimator):
-        part, _, argument = name.partition("__")
-        if part in parts and (part != "callbacks" or "__" in argument.strip("_")):
-            continue
-        if "__" in name:
-            spelled = [part + ("__<name>__<argument>" if part == "callbacks" else "__<argument>") for part in parts]
-            hint = f" Arguments of the network's parts are spelled {', '.join(spelled)}."
-        else:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"{type(estimator).__name__} got an unknown parameter {name!r}.{hint}")
-
-
-def _routed_names(estimator):
-    """The names of the keyword parameters ``__init__`` stored beyond its signature's (``**routed_params``).
-
-    They are the public attributes that are neither the signature's
-    parameters nor fitted attributes (with a trailing underscore).
-    """
-    named = set(estimator._get_param_names())
-    return [name for name in vars(estimator)
-            if name not in named and not name.startswith("_") and not name.endswith("_")]
-
-
 class RoutedParameters(BaseEstimator):
     """scikit-learn's parameter protocol, with skorch's ``<part>__<argument>`` parameters.
 
     ``__init__`` stores the routed parameters it gets as ``**routed_params``
-    as attributes of their own names; ``get_params`` reports them and
+    with :meth:`_store_routed`; ``get_params`` reports them and
     ``set_params`` sets them, so that ``clone`` and searches keep them, as
     skorch's nets do. ``_routes`` names the parts an estimator routes to.
+    The signature of a subclass's ``__init__`` shows its named parameters
+    only: those are scikit-learn's parameters.
     """
 
     #: the parts of the network whose arguments the estimator takes as ``<part>__<argument>``
     _routes = ("optimizer", "callbacks")
+
+    def __init_subclass__(cls, **kwargs):
+        # the signature that scikit-learn reads (``_get_param_names``, ``clone``, the estimator checks) is that
+        # of the named parameters: the routed ones are keywords beyond it, as in skorch
+        super().__init_subclass__(**kwargs)
+        init = vars(cls).get("__init__")
+        if init is not None:
+            signature = inspect.signature(init)
+            init.__signature__ = signature.replace(parameters=[
+                parameter for parameter in signature.parameters.values()
+                if parameter.kind is not inspect.Parameter.VAR_KEYWORD])
+
+    def _store_routed(self, routed_params):
+        """Store ``**routed_params`` of ``__init__``; a keyword that routes nowhere is a TypeError, as in Python.
+
+        (A keyword that is not a parameter is refused by Python itself in an
+        ``__init__`` without ``**kwargs``, before anything is validated.)
+        """
+        for name, value in routed_params.items():
+            if not is_routed(name, self._routes):
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}."
+                                f"{self._spelling_hint(name)}")
+            setattr(self, name, value)
+
+    def _spelling_hint(self, name):
+        """What an unknown parameter ``name`` may have meant."""
+        if "__" in name:
+            spelled = [part + ("__<name>__<argument>" if part == "callbacks" else "__<argument>")
+                       for part in self._routes]
+            return f" Arguments of the network's parts are spelled {', '.join(spelled)}."
+        close = difflib.get_close_matches(name, self._get_param_names(), n=1)
+        return f" Did you mean {close[0]!r}?" if close else ""
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
@@ -103,10 +143,6 @@ class RoutedParameters(BaseEstimator):
         return params
 
     def set_params(self, **params):
-        misspelt = next((name for name in params if name.startswith("module_params__")), None)
-        if misspelt and "module_params" in self._get_param_names():
-            raise ValueError(f"{misspelt!r}: module_params is a dict, set as a whole; one argument of the module is "
-                             f"set as {misspelt.replace('module_params__', 'module__')!r}.")
         routed = {name: value for name, value in params.items() if is_routed(name, self._routes)}
         for name, value in routed.items():
             setattr(self, name, value)

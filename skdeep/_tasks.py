@@ -193,6 +193,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
     def _predict_targets(self):
         return _above_half if self._multilabel else partial(np.argmax, axis=1)
 
+    def _encoded_classes(self):
+        return None if self._multilabel else np.arange(len(self.classes_))
+
     def _predict_nonlinearity(self):
         if self.out_activation_ == "softmax":
             return partial(torch.softmax, dim=1)

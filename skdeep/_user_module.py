@@ -5,8 +5,8 @@ import inspect
 from torch import nn
 
 from skdeep._base import store_parameters
-from skdeep._docs import USER_MODULE_PARAMETERS, fill_doc
-from skdeep._routing import routed_arguments
+from skdeep._docs import fill_doc
+from skdeep._routing import check_arguments, routed_arguments
 from skdeep._tasks import NeuralClassifierBase, NeuralRegressorBase
 from skdeep.modules import WeightedCriterion
 
@@ -21,7 +21,6 @@ class _UserModule:
 
     _own_module = False  # its forward pass may wait for the host, or draw random numbers
     _routes = ("module", "criterion", "optimizer", "callbacks")
-    _parameter_docs = USER_MODULE_PARAMETERS
 
     def _build_module(self, n_features, n_outputs, device, random_state):
         if isinstance(self.module, nn.Module):
@@ -32,6 +31,7 @@ class _UserModule:
             )
         params = dict(self.module_params or {})
         routed = routed_arguments(self.get_params(deep=False), "module")
+        check_arguments(self.module, routed, "module")
         both = sorted(set(params) & set(routed))
         if both:
             raise ValueError(f"The module's arguments {both} are set both in module_params and as "
@@ -55,13 +55,23 @@ class _UserModule:
             )
         return module
 
+    def set_params(self, **params):
+        misspelt = next((name for name in params if name.startswith("module_params__")), None)
+        if misspelt is not None:
+            raise ValueError(f"{misspelt!r}: module_params is a dict, set as a whole; one argument of the module is "
+                             f"set as {misspelt.replace('module_params__', 'module__')!r}.")
+        return super().set_params(**params)
+
     def _criterion(self):
+        arguments = routed_arguments(self.get_params(deep=False), "criterion")
         if self.criterion is None:
+            if arguments:
+                raise ValueError(f"criterion__{next(iter(arguments))}: the criterion__ arguments build the loss class "
+                                 "of the 'criterion' parameter, which is None (scikit-learn's loss): set it too.")
             return super()._criterion()
-        if getattr(self, "loss", "squared_error") != "squared_error":
-            raise ValueError(f"criterion={getattr(self.criterion, '__name__', self.criterion)!r} is the training "
-                             f"loss, so loss={self.loss!r} means nothing beside it: leave loss at its default.")
-        return WeightedCriterion.of(self.criterion, routed_arguments(self.get_params(deep=False), "criterion"))
+        if isinstance(self.criterion, type):
+            check_arguments(self.criterion, arguments, "criterion")
+        return WeightedCriterion.of(self.criterion, arguments)
 
 
 @fill_doc
@@ -154,6 +164,14 @@ class TorchClassifier(_UserModule, NeuralClassifierBase):
     ):
         store_parameters(self, locals())
 
+    def _criterion(self):
+        loss = self.criterion if isinstance(self.criterion, type) else type(self.criterion)
+        if self.n_outputs_ == 1 and issubclass(loss, (nn.CrossEntropyLoss, nn.NLLLoss)):
+            raise ValueError(f"criterion={loss.__name__} compares scores of two or more classes, and a binary "
+                             "TorchClassifier's module returns one logit (its loss would be 0 whatever the "
+                             "weights): use torch.nn.BCEWithLogitsLoss, or leave criterion=None.")
+        return super()._criterion()
+
 
 @fill_doc
 class TorchRegressor(_UserModule, NeuralRegressorBase):
@@ -233,3 +251,9 @@ class TorchRegressor(_UserModule, NeuralRegressorBase):
         **routed_params,
     ):
         store_parameters(self, locals())
+
+    def _criterion(self):
+        if self.criterion is not None and self.loss != "squared_error":
+            raise ValueError(f"criterion={getattr(self.criterion, '__name__', self.criterion)!r} is the training "
+                             f"loss, so loss={self.loss!r} means nothing beside it: leave loss at its default.")
+        return super()._criterion()

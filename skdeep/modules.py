@@ -386,9 +386,11 @@ class WeightedCriterion(nn.Module):
     """A loss of the user's, with scikit-learn's sample weights.
 
     Without weights the batch's loss is ``loss(raw, target)``, reduced as
-    ``loss`` reduces; with them it is the weighted mean ``sum(w * l) /
-    sum(w)`` of the per-sample values ``l`` of ``per_sample`` (averaged over
-    any further dimensions), as :class:`SklearnLoss` weighs its own.
+    ``loss`` reduces. With them it comes from the per-sample values ``l`` of
+    ``per_sample`` (averaged over any further dimensions): their weighted
+    mean ``sum(w * l) / sum(w)``, as :class:`SklearnLoss` weighs its own, or
+    their weighted sum ``sum(w * l)`` for a loss that sums
+    (``reduction="sum"``).
 
     Parameters
     ----------
@@ -415,17 +417,18 @@ class WeightedCriterion(nn.Module):
 
     @classmethod
     def of(cls, criterion, arguments=None):
-        """The criterion of a loss class (built with ``arguments``) or of a loss instance (copied for weights)."""
+        """The criterion of a loss class (built with ``arguments``) or of a loss instance (copied: never moved)."""
         arguments = dict(arguments or {})
         if isinstance(criterion, nn.Module):
             if arguments:
                 raise ValueError(f"criterion__ arguments {sorted(arguments)} build a loss class, and criterion is "
                                  f"the instance {type(criterion).__name__}(...): pass its class instead.")
+            loss = copy.deepcopy(criterion)  # the network's loss moves with it to its device and dtype
             per_sample = None
             if isinstance(getattr(criterion, "reduction", None), str):
                 per_sample = copy.deepcopy(criterion)
                 per_sample.reduction = "none"
-            return cls(criterion, per_sample)
+            return cls(loss, per_sample)
         loss = criterion(**arguments)
         try:
             per_sample = criterion(**{**arguments, "reduction": "none"})
@@ -445,6 +448,7 @@ class WeightedCriterion(nn.Module):
         if values.ndim == 0 or values.shape[0] != raw.shape[0]:
             raise ValueError(f"The criterion {name} with reduction='none' returned shape {tuple(values.shape)} for "
                              f"a batch of {raw.shape[0]}; weighing samples needs one value (or row) per sample.")
-        values = values.reshape(values.shape[0], -1).mean(dim=1)
-        total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
-        return (values * sample_weight).sum() / total
+        weighted = (values.reshape(values.shape[0], -1).mean(dim=1) * sample_weight).sum()
+        if getattr(self.loss, "reduction", "mean") == "sum":
+            return weighted
+        return weighted / sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)

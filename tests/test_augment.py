@@ -80,9 +80,25 @@ def test_a_user_module_trains_on_augmented_batches(iris):
     assert reg.predict(X).shape == (150,)
 
 
+def test_an_augment_in_place_changes_neither_the_users_array_nor_the_training_data(images):
+    X, y = images
+    X = X.copy()
+    kept = X.copy()
+    seen = []
+
+    def shift_in_place(batch):
+        seen.append(float(batch.sum()))
+        return batch.add_(1.0)
+
+    CNNClassifier(conv_filters=(4,), max_iter=3, shuffle=False, batch_size=300, augment=shift_in_place).fit(X, y)
+    np.testing.assert_array_equal(X, kept)
+    assert seen == [seen[0]] * 3  # each epoch gets the data as it was
+
+
 @pytest.mark.parametrize("augment, match", [
     (lambda X: X.numpy(), r"augment must return the batch of X as a tensor of 200 samples.*ndarray"),
     (lambda X: X[:10], r"augment must return the batch of X as a tensor of 200 samples.*\(10, 1, 8, 8\)"),
+    (lambda X: X.double(), r"in its dtype; for a batch of shape \(200, 1, 8, 8\) and dtype torch.float32.*float64"),
 ])
 def test_an_augment_that_does_not_return_the_batch_is_named(images, augment, match):
     X, y = images

@@ -108,3 +108,37 @@ def test_meaningless_loss_combinations_are_refused(regression, params, match):
     with pytest.raises(ValueError, match=match):
         reg.fit(X, np.abs(y))
     assert not hasattr(reg, "net_")
+
+
+def test_a_loss_holding_class_weights_trains_in_float64_and_the_users_instance_stays_put(iris):
+    X, y = iris
+    weights = torch.tensor([1.0, 2.0, 3.0])
+    loss = torch.nn.CrossEntropyLoss(weight=weights)
+    clf = TorchClassifier(linear, criterion=loss, precision="float64", max_iter=3).fit(X, y)
+    assert clf.net_.criterion_.loss.weight.dtype == torch.float64
+    assert loss.weight.dtype == torch.float32 and loss.weight is weights
+
+
+def test_a_summing_loss_sums_the_weighted_samples(regression):
+    X, y = regression
+    params = dict(criterion=torch.nn.L1Loss, criterion__reduction="sum", solver="lbfgs", alpha=0.0, max_iter=1,
+                  random_state=0)
+    plain = TorchRegressor(linear, **params).fit(X, y)
+    weighted = TorchRegressor(linear, **params).fit(X, y, sample_weight=np.full(len(y), 2.0))
+    assert weighted.history_["train_loss"].iloc[0] == pytest.approx(2 * plain.history_["train_loss"].iloc[0])
+
+
+@pytest.mark.parametrize("criterion", [torch.nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss(label_smoothing=0.1)])
+def test_a_cross_entropy_of_one_logit_is_refused(criterion):
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    clf = TorchClassifier(linear, criterion=criterion)
+    with pytest.raises(ValueError, match="binary TorchClassifier's module returns one logit.*BCEWithLogitsLoss"):
+        clf.fit(X, y > 0)
+    assert TorchClassifier(linear, criterion=torch.nn.BCEWithLogitsLoss, max_iter=2).fit(X, y > 0).score(X, y > 0)
+
+
+def test_a_criterion_set_between_partial_fits_trains_the_next_call(regression):
+    X, y = regression
+    reg = TorchRegressor(linear, random_state=0).partial_fit(X, y)
+    reg.set_params(criterion=torch.nn.L1Loss).partial_fit(X, y)
+    assert isinstance(reg.net_.criterion_.loss, torch.nn.L1Loss)

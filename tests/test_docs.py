@@ -98,7 +98,5 @@ def test_entry_of_no_parameter_raises():
 def test_help_lists_each_parameter_once():
     text = pydoc.render_doc(skdeep.MLPClassifier, renderer=pydoc.plaintext)
     section = re.search(r"\|  Parameters\n \|  -+\n(.*?)\n \|  Attributes\n", text, re.DOTALL)[1]
-    names = re.findall(r"^ \|  (\*\*\w+$|\w+ : )", section, re.MULTILINE)
-    assert [name.removesuffix(" : ") for name in names] == [
-        ("**" if parameter.kind is parameter.VAR_KEYWORD else "") + name
-        for name, parameter in inspect.signature(skdeep.MLPClassifier).parameters.items()]
+    names = re.findall(r"^ \|  (\w+) : ", section, re.MULTILINE)
+    assert names == list(inspect.signature(skdeep.MLPClassifier).parameters)

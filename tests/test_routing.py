@@ -11,14 +11,15 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skdeep import CNNClassifier, MLPClassifier, MLPRegressor, TorchClassifier, TorchRegressor
+from skdeep import CNNClassifier, MLPClassifier, TorchClassifier, TorchRegressor
 
 
 class Net(torch.nn.Module):
-    """A module with a width to tune, as skorch's README tunes one."""
+    """A module with a width to tune, as skorch's README tunes one (and an argument named as fitted state)."""
 
-    def __init__(self, n_features, n_outputs, hidden=4, dropout=0.0):
+    def __init__(self, n_features, n_outputs, hidden=4, dropout=0.0, lambda_=0.0):
         super().__init__()
+        self.lambda_ = lambda_
         self.hidden = torch.nn.Linear(n_features, hidden)
         self.dropout = torch.nn.Dropout(dropout)
         self.output = torch.nn.Linear(hidden, n_outputs)
@@ -79,15 +80,37 @@ def test_module_params_set_by_argument_points_at_module_arguments():
 
 @pytest.mark.parametrize("Estimator, name, match", [
     (MLPClassifier, "hiden_layer_sizes", "Did you mean 'hidden_layer_sizes'"),
+    (MLPClassifier, "hidden_layer_sizes_", "Did you mean 'hidden_layer_sizes'"),
     (MLPClassifier, "module__hidden", r"optimizer__<argument>, callbacks__<name>__<argument>"),
-    (MLPRegressor, "callbacks__clip", "callbacks__<name>__<argument>"),
     (TorchRegressor, "criteria__delta", r"module__<argument>, criterion__<argument>"),
 ])
-def test_an_unknown_parameter_is_named_at_fit(iris, Estimator, name, match):
+def test_an_unknown_keyword_is_refused_as_python_refuses_one(Estimator, name, match):
+    with pytest.raises(TypeError, match=rf"__init__\(\) got an unexpected keyword argument '{name}'\..*{match}"):
+        Estimator(Net, **{name: 1}) if Estimator is TorchRegressor else Estimator(**{name: 1})
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(module__hiden=3), r"module__hiden: Net takes no argument 'hiden'\. Did you mean module__hidden\?"),
+    (dict(criterion=torch.nn.CrossEntropyLoss, criterion__label_smothing=0.1),
+     r"criterion__label_smothing: CrossEntropyLoss takes no argument .*Did you mean criterion__label_smoothing"),
+    (dict(criterion__label_smoothing=0.1), r"criterion__label_smoothing: .*which is None"),
+    (dict(optimizer__amsgrd=True), r"optimizer__amsgrd: Adam takes no argument 'amsgrd'. Did you mean .*amsgrad"),
+    (dict(callbacks__clip__gradient_clip_value=1.0), r"callbacks__clip__\.\.\.: the callbacks given are named \[\]"),
+])
+def test_an_argument_that_its_part_does_not_take_is_named_before_training(iris, params, match):
     X, y = iris
-    estimator = Estimator(Net, **{name: 1}) if Estimator is TorchRegressor else Estimator(**{name: 1})
-    with pytest.raises(ValueError, match=rf"unknown parameter '{name}'\..*{match}"):
-        estimator.fit(X, y.astype(float))
+    clf = TorchClassifier(Net, **params)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
+def test_a_routed_argument_named_as_a_fitted_attribute_is_a_parameter(iris):
+    X, y = iris
+    clf = TorchClassifier(Net, module__lambda_=0.25, max_iter=2)
+    assert clone(clf).get_params()["module__lambda_"] == 0.25
+    clf.fit(X, y)
+    assert clf.get_params()["module__lambda_"] == 0.25 and clf.module_.lambda_ == 0.25
 
 
 def test_set_params_refuses_a_part_the_estimator_has_not():
@@ -106,6 +129,26 @@ def test_routed_parameters_are_saved_with_the_model_and_its_build(iris):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
+def test_a_routed_parameter_set_after_the_fit_is_saved_without_changing_the_model(iris):
+    X, y = iris
+    clf = TorchClassifier(Net, max_iter=3, random_state=0).fit(X, y)
+    clf.set_params(module__hidden=32)  # the net was built without it
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert loaded.module_.hidden.out_features == 4 and loaded.get_params()["module__hidden"] == 32
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert loaded.fit(X, y).module_.hidden.out_features == 32
+
+
+def test_optimizer_arguments_set_between_partial_fits_take_effect_and_are_saved(iris):
+    X, y = iris
+    clf = TorchClassifier(Net, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    clf.set_params(optimizer__amsgrad=True, optimizer__weight_decay=0.1).partial_fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["amsgrad"] is True
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert loaded.net_.optimizer_.param_groups[0]["weight_decay"] == 0.1
+
+
 def test_routed_parameters_survive_skops(iris, tmp_path):
     sio = pytest.importorskip("skops.io")
     X, y = iris
@@ -116,3 +159,15 @@ def test_routed_parameters_survive_skops(iris, tmp_path):
     loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
     assert loaded.get_params()["optimizer__amsgrad"] is True
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_a_model_saved_before_the_newer_parameters_loads_with_their_defaults(iris):
+    X, y = iris
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    state = clf.__getstate__()
+    for name in ("callbacks", "optimizer"):  # the state of a version that had not these parameters
+        del state[name]
+    loaded = MLPClassifier.__new__(MLPClassifier)
+    loaded.__setstate__(state)
+    assert loaded.callbacks is None and loaded.optimizer is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

@@ -12,9 +12,7 @@ from skdeep import CNNClassifier, CNNRegressor, MLPClassifier, MLPRegressor, Tor
 
 ESTIMATORS = [MLPClassifier, MLPRegressor, CNNClassifier, CNNRegressor, TorchClassifier, TorchRegressor]
 CNNS = {CNNClassifier, CNNRegressor}
-#: each estimator's parameters by their documented names (``**routed_params`` with its stars)
-SIGNATURES = {Estimator: {("**" if parameter.kind is parameter.VAR_KEYWORD else "") + name: parameter
-                          for name, parameter in list(inspect.signature(Estimator.__init__).parameters.items())[1:]}
+SIGNATURES = {Estimator: dict(list(inspect.signature(Estimator.__init__).parameters.items())[1:])
               for Estimator in ESTIMATORS}
 DOCUMENTED = {Estimator: {entry.name: entry for entry in NumpyDocString(inspect.getdoc(Estimator))["Parameters"]}
               for Estimator in ESTIMATORS}
@@ -25,7 +23,6 @@ SHARED = sorted(name for name, count in Counter(name for signature in SIGNATURES
 OWN_MEANING = {
     "hidden_layer_sizes": (CNNS, "the widths of the dense head after the convolutional blocks"),
     "dropout": (CNNS, "dropout in the dense head only, not after the convolutional blocks"),
-    "**routed_params": ({TorchClassifier, TorchRegressor}, "module__ and criterion__ too"),
 }
 
 def taking(name):

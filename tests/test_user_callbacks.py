@@ -1,13 +1,18 @@
 """The user's skorch callbacks: run at skorch's hook points with skorch's arguments, after skdeep's own."""
 
+import copy
 import pickle
+import threading
 import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import (
     Callback,
     Checkpoint,
@@ -20,6 +25,12 @@ from skorch.callbacks import (
 )
 
 from skdeep import CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
 
 
 class Counter(Callback):
@@ -56,6 +67,13 @@ class Counter(Callback):
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         self._count("train_end")
+
+
+class Locked(Callback):
+    """A callback holding a lock, which no pickler saves."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
 
 
 class GradientNorms(Callback):
@@ -124,9 +142,11 @@ def test_gradient_clipping_bounds_the_steps_and_changes_training(iris):
         plain = TorchClassifier(Net, callbacks=[free], **params).fit(X, y)
         clipping = TorchClassifier(Net, callbacks=[("clip", GradientNormClipping(1.0)), clipped],
                                    callbacks__clip__gradient_clip_value=0.05, **params).fit(X, y)
-    assert clipping.callbacks[0][1].gradient_clip_value == 0.05
-    assert min(free.norms) > 0.1
-    assert max(clipped.norms) <= 0.05 * (1 + 1e-5)
+    ran = dict(clipping.net_.callbacks_)
+    assert ran["clip"].gradient_clip_value == 0.05
+    assert clipping.callbacks[0][1].gradient_clip_value == 1.0  # the parameter's own object is left as given
+    assert min(dict(plain.net_.callbacks_)["GradientNorms"].norms) > 0.1
+    assert max(ran["GradientNorms"].norms) <= 0.05 * (1 + 1e-5)
     assert abs(clipping.loss_curve_[-1] - plain.loss_curve_[-1]) > 1e-3
 
 
@@ -224,14 +244,75 @@ def test_callbacks_clone_and_pickle_with_the_estimator(iris):
 
 
 def test_a_callback_that_cannot_be_saved_is_named():
-    clf = MLPClassifier(callbacks=[("mine", EpochScoring(lambda net, X, y: 0.0))])
-    with pytest.raises(TypeError, match="callback 'mine' of the 'callbacks' parameter cannot be saved"):
+    clf = MLPClassifier(callbacks=[("locked", Locked())])
+    with pytest.raises(TypeError, match="callback 'locked' of the 'callbacks' parameter cannot be saved"):
         pickle.dumps(clf)
+
+
+def test_a_callback_with_a_lambda_copies_and_trains_in_joblibs_workers(iris):
+    X, y = iris
+    clf = MLPClassifier(max_iter=2, callbacks=[EpochScoring(lambda net, X, y: 0.5, name="half", on_train=True)])
+    assert copy.deepcopy(clf).callbacks[0].name == "half"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(clf, X, y, cv=2, n_jobs=2)
+    assert len(scores) == 2
+
+
+def test_fit_leaves_the_callbacks_given_as_they_were(iris):
+    X, y = iris
+    clip, scheduler = GradientNormClipping(1.0), LRScheduler("StepLR", step_size=1)
+    clf = MLPClassifier(max_iter=2, callbacks=[("clip", clip), scheduler], callbacks__clip__gradient_clip_value=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clip.gradient_clip_value == 1.0
+    assert not hasattr(scheduler, "lr_scheduler_")  # the running copy holds the optimizer, not the parameter
+    assert dict(clf.net_.callbacks_)["LRScheduler"].lr_scheduler_ is not None
+
+
+def test_a_callback_that_predicts_between_steps_leaves_training_in_train_mode(iris):
+    X, y = iris
+    steps = []
+
+    class PredictEachBatch(Callback):
+        def on_batch_end(self, net, batch=None, **kwargs):
+            net.predict_proba(batch[0])  # in evaluation mode
+
+    class TrainingMode(Callback):
+        def on_grad_computed(self, net, **kwargs):
+            steps.append(net.module_.training)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(dropout=0.5, batch_size=50, max_iter=2, callbacks=[PredictEachBatch(), TrainingMode()]).fit(X, y)
+    assert steps == [True] * 6
+
+
+def test_a_net_pickled_mid_fit_by_a_checkpoint_loads(iris, tmp_path):
+    X, y = iris
+    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path), f_pickle="net.pkl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(max_iter=2, callbacks=[checkpoint], random_state=0).fit(X, y)
+    with open(tmp_path / "net.pkl", "rb") as file:
+        net = pickle.load(file)
+    np.testing.assert_array_equal(net.predict(X), np.searchsorted(clf.classes_, clf.predict(X)))
+
+
+def test_binary_roc_auc_scores_the_positive_class(cancer):
+    X, y = cancer
+    scoring = EpochScoring("roc_auc", lower_is_better=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(max_iter=5, early_stopping=True, callbacks=[scoring], random_state=0).fit(X, y)
+    assert 0.9 < clf.history_["roc_auc"].iloc[-1] <= 1.0
 
 
 @pytest.mark.parametrize("callbacks, error, match", [
     ([print], TypeError, "skorch callbacks"),
     ([("convergence", Counter())], ValueError, "'convergence' is one of skdeep's own callbacks"),
+    ([EpochScoring("r2", name="loss")], ValueError, "records 'loss', which skdeep's history holds already"),
 ])
 def test_what_is_not_a_callback_is_refused_before_training(iris, callbacks, error, match):
     X, y = iris
@@ -244,7 +325,7 @@ def test_what_is_not_a_callback_is_refused_before_training(iris, callbacks, erro
 def test_callback_arguments_must_name_a_callback(iris):
     X, y = iris
     clf = MLPClassifier(callbacks=[("clip", GradientNormClipping())], callbacks__clap__gradient_clip_value=1.0)
-    with pytest.raises(ValueError, match=r"name the callbacks \['clap'\].*named \['clip'\]"):
+    with pytest.raises(ValueError, match=r"callbacks__clap__\.\.\.: the callbacks given are named \['clip'\]"):
         clf.fit(X, y)
 
 

@@ -65,6 +65,8 @@ def test_built_in_solvers_take_the_options_skdeep_does_not_set(iris):
     (dict(solver="adamw", optimizer__weight_decay=0.1), r"optimizer__weight_decay \(set alpha\)"),
     (dict(solver="lbfgs", optimizer__history_size=3), "solver='lbfgs' takes no optimizer__ arguments"),
     (dict(optimizer=torch.optim.NAdam, cuda_graph=True), "cuda_graph=True cannot be combined with optimizer=NAdam"),
+    (dict(optimizer=torch.optim.NAdam, optimizer__momentum_decy=0.1), "Did you mean optimizer__momentum_decay"),
+    (dict(solver="sgd", optimizer__dampening=0.1), "optimizer__dampening: SGD's Nesterov momentum"),
 ])
 def test_optimizer_settings_that_mean_nothing_are_refused_before_training(iris, params, match):
     X, y = iris
@@ -72,6 +74,19 @@ def test_optimizer_settings_that_mean_nothing_are_refused_before_training(iris, 
     with pytest.raises(ValueError, match=match):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+def test_a_class_that_is_no_optimizer_is_refused(iris):
+    X, y = iris
+    with pytest.raises(TypeError, match="optimizer=int is not an optimizer class"):
+        MLPClassifier(optimizer=int).fit(X, y)
+
+
+def test_foreach_takes_the_place_of_the_fused_step(iris):
+    X, y = iris
+    clf = MLPClassifier((8,), optimizer__foreach=True, max_iter=2).fit(X, y)
+    group = clf.net_.optimizer_.param_groups[0]
+    assert group["foreach"] is True and not group["fused"]
 
 
 def test_an_optimizer_instance_is_refused_by_its_parameter(iris):
