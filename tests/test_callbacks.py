@@ -1,5 +1,6 @@
 """The callbacks that give training scikit-learn's MLP behaviour: schedules, stopping rule and divergence check."""
 
+import inspect
 import math
 from types import SimpleNamespace
 
@@ -131,9 +132,11 @@ def sklearns_run(values, *, early_stopping, adaptive, tol=1e-4, n_iter_no_change
     mlp._score = lambda *args, **kwargs: next(scores)
     optimizer = SGDOptimizer([np.zeros(1)], learning_rate_init=LR, lr_schedule="adaptive" if adaptive else "constant")
     rates = []
+    # the validation data it takes: X and y, and from scikit-learn 1.7 on, the sample weights
+    validation = [None] * (len(inspect.signature(mlp._update_no_improvement_count).parameters) - 1)
     for value in values:
         mlp.loss_curve_.append(value)
-        mlp._update_no_improvement_count(early_stopping, None, None, None)
+        mlp._update_no_improvement_count(early_stopping, *validation)
         if mlp._no_improvement_count > n_iter_no_change:
             if optimizer.trigger_stopping("", False):
                 return len(mlp.loss_curve_), rates

@@ -82,13 +82,14 @@ def test_a_logistic_regression_over_two_parameters_reaches_scipys_minimum():
     np.testing.assert_allclose(solution, reference.x, atol=1e-5)
 
 
-@pytest.mark.parametrize("max_iter, max_fun, message", [(3, 15000, "ITERATIONS"), (200, 4, "F,G EVALUATIONS")])
-def test_max_iter_and_max_fun_stop_the_minimisation_as_scipys(max_iter, max_fun, message):
+@pytest.mark.parametrize("max_iter, max_fun", [(3, 15000), (200, 4)], ids=["max_iter", "max_fun"])
+def test_max_iter_and_max_fun_stop_the_minimisation_as_scipys(max_iter, max_fun):
     w = torch.nn.Parameter(torch.zeros(6, dtype=torch.float64))
     optimizer = ScipyLBFGS([w], tol=1e-10, max_iter=max_iter, max_fun=max_fun)
     optimizer.step(quadratic_closure(w))
     reference = scipys(quadratic, np.zeros(6), tol=1e-10, max_iter=max_iter, max_fun=max_fun)
-    assert optimizer.result["status"] == reference.status == 1 and message in optimizer.result["message"]
+    # scipy's words for the limit reached, which vary with its version
+    assert optimizer.result["status"] == reference.status == 1 and optimizer.result["message"] == reference.message
     assert optimizer.result["n_iter"] == min(reference.nit, max_iter) <= max_iter
     assert optimizer.result["n_fun"] == reference.nfev
     np.testing.assert_allclose(w.detach().numpy(), reference.x, rtol=1e-12, atol=1e-12)

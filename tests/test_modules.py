@@ -1,5 +1,6 @@
 """The pure torch modules: activations, MLP, EmbeddingMLP, CNN, SparseLinear and scikit-learn's losses."""
 
+import inspect
 from functools import partial
 
 import numpy as np
@@ -201,7 +202,11 @@ def test_sklearn_loss_is_scikit_learns_loss_of_the_output_activation(kind, weigh
     rng = np.random.RandomState(0)
     raw, target, (y_true, y_pred) = sklearn_case(kind, rng)
     weight = rng.uniform(0.1, 3.0, len(raw)) if weighted else None
-    expected = sklearn_base.LOSS_FUNCTIONS[kind](y_true, y_pred, weight)
+    sklearns = sklearn_base.LOSS_FUNCTIONS.get(kind)
+    if sklearns is None or (weighted and "sample_weight" not in inspect.signature(sklearns).parameters):
+        pytest.skip(f"the installed scikit-learn's MLP has no {kind}{' with sample weights' * weighted} "
+                    "(scikit-learn 1.7 added the Poisson loss and the weights)")
+    expected = sklearns(y_true, y_pred) if weight is None else sklearns(y_true, y_pred, weight)
     loss = SklearnLoss(kind)(torch.from_numpy(raw), target, None if weight is None else torch.from_numpy(weight))
     assert float(loss) == pytest.approx(expected, rel=1e-10)
 
