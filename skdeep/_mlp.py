@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from skdeep._base import store_parameters
 from skdeep._categorical import CategoricalEmbeddingMixin
@@ -247,3 +247,14 @@ class MLPRegressor(_MLPArchitecture, NeuralRegressorBase):
         **routed_params,
     ):
         store_parameters(self, locals())
+
+    def _validate_params(self):
+        # scikit-learn < 1.7's MLPRegressor takes hidden_layer_sizes first; 1.7's (and skdeep's) takes loss first
+        if isinstance(self.loss, (Integral, tuple, list)) and not isinstance(self.loss, bool):
+            raise InvalidParameterError(
+                f"The 'loss' parameter of {type(self).__name__} must be "
+                f"{self._parameter_constraints['loss'][0]}. Got {self.loss!r} instead, which looks like "
+                f"hidden layer sizes: loss is the first positional parameter, as in scikit-learn 1.7 and later. "
+                f"Pass hidden_layer_sizes={self.loss!r} by keyword."
+            )
+        super()._validate_params()

@@ -1,6 +1,7 @@
 """MLPClassifier / MLPRegressor: sklearn parity, convergence rules, extras."""
 
 import inspect
+import re
 import warnings
 
 import numpy as np
@@ -44,8 +45,23 @@ def test_every_sklearn_parameter_has_the_same_default(ours, theirs):
         assert our_params[name] == default, name
     positional = [p.name for p in inspect.signature(theirs).parameters.values()
                   if p.kind == p.POSITIONAL_OR_KEYWORD]
+    if ours is MLPRegressor and "loss" not in sklearn_params:
+        # scikit-learn < 1.7 has no loss; skdeep keeps 1.7's order, loss first (docs/user_guide/mlp.md)
+        positional = ["loss", *positional]
     assert [p.name for p in inspect.signature(ours).parameters.values()
             if p.kind == p.POSITIONAL_OR_KEYWORD] == positional
+
+
+def test_layer_sizes_passed_where_loss_is_are_refused_with_the_keyword_to_use():
+    # scikit-learn < 1.7's MLPRegressor took hidden_layer_sizes first; 1.7 put loss before it
+    X, y = np.zeros((10, 2)), np.zeros(10)
+    for sizes in [(50,), [20, 10], 30]:
+        keyword = re.escape(f"hidden_layer_sizes={sizes!r} by keyword")
+        with pytest.raises(ValueError, match=rf"'loss' parameter .* {keyword}"):
+            MLPRegressor(sizes).fit(X, y)
+    with pytest.raises(ValueError, match="'loss' parameter") as refused:
+        MLPRegressor("absolute_error").fit(X, y)
+    assert "hidden_layer_sizes" not in str(refused.value)
 
 
 def test_fitted_attributes_match_sklearn_shapes(iris):
