@@ -21,7 +21,11 @@ score, set_params between calls, pickle, clone). The property:
 
 The "ci" profile (the default) runs a fixed set of examples (derandomized)
 in under a minute on two cores; ``SKDEEP_FUZZ=long`` runs the "long" profile:
-fresh random examples, five times as many.
+fresh random examples, five times as many. CI's run on the oldest supported
+versions (``.ci/floors``) takes the "floors" profile, a quarter of the "ci"
+examples: the fuzz hunts skdeep's own mistakes, which the run on the pins
+covers in full; on the floors it checks that the same paths work with the
+older releases.
 """
 
 import os
@@ -53,6 +57,7 @@ from skdeep.modules import ACTIVATIONS, MLP
 _COMMON = dict(deadline=None, database=None, print_blob=True, suppress_health_check=list(HealthCheck))
 settings.register_profile("ci", max_examples=400, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=2000, **_COMMON)
+settings.register_profile("floors", max_examples=100, derandomize=True, **_COMMON)
 PROFILE = settings.get_profile(os.environ.get("SKDEEP_FUZZ", "ci"))
 
 ESTIMATORS = [MLPClassifier, MLPRegressor, CNNClassifier, CNNRegressor, TorchClassifier, TorchRegressor]
