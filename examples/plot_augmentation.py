@@ -69,8 +69,8 @@ for name, accuracies in scores.items():
     print(f"{name:>16}: test accuracy {' '.join(f'{a:.3f}' for a in accuracies)}")
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 2.5), layout="constrained")
-ax.boxplot(list(scores.values()), orientation="horizontal")
-ax.set_yticks([1, 2], list(scores))
-ax.set_xlabel(f"accuracy on the {len(y_test)} test images")
+fig, ax = plt.subplots(figsize=(4, 3), layout="constrained")
+ax.boxplot(list(scores.values()))
+ax.set_xticks([1, 2], list(scores))
+ax.set_ylabel(f"accuracy on the {len(y_test)} test images")
 plt.show()
