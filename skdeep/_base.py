@@ -52,6 +52,8 @@ from skdeep._random import seeded_torch, seeded_training
 from skdeep._record import record_training, stopping_progress
 from skdeep._rollback import FittedSnapshot, forget_fit, roll_back
 from skdeep._routing import RoutedParameters
+from skdeep._run import TrainingRun
+from skdeep._shelf import take_trained
 from skdeep._threads import torch_threads
 from skdeep._validation import check_split_weights, validate_training_data, validate_X, validate_X_y
 from skdeep.modules import SklearnLoss
@@ -289,6 +291,8 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
         self : object
             The fitted estimator.
         """
+        if take_trained(self, X, y, sample_weight):  # trained already, in a stacked search's pack
+            return self
         return self._fit(X, y, sample_weight, incremental=False)
 
     # -- fitting ----------------------------------------------------------------
@@ -339,6 +343,30 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
 
     def _train(self, X, y, sample_weight, *, incremental, reset):
         """Plan, build and train on validated data; return a KeyboardInterrupt to raise once the epochs are kept."""
+        run = self._prepare_run(X, y, sample_weight, incremental=incremental, reset=reset)
+        net = run.net
+        with seeded_training(run.seed, net.device, net.module_, own_module=self._draws_only_in_dropout()):
+            # the interrupted fit's epochs count as this fit's
+            epochs = run.plan.epochs - (0 if run.saved is None else run.checkpoint.restore(net, run.saved))
+            interrupt = self._run_epochs(net, epochs, run.train_data, run.validation, run.progress, X, y)
+        self._record_run(run, interrupt)
+        return interrupt
+
+    def _prepare_fit(self, X, y, sample_weight=None):
+        """Validate the data of a new ``fit`` and build what trains it, without training: a :class:`TrainingRun`.
+
+        Another trainer (skdeep's stacked searches) trains the run's net as
+        this estimator's ``fit`` would, then hands it back to
+        :meth:`_record_run`. The estimator is left unfitted until then.
+        """
+        forget_fit(self)
+        X, y, sample_weight = validate_training_data(self, X, y, sample_weight, reset=True)
+        self._fit_dtype = X.dtype
+        y = self._encode_targets(y, reset=True, incremental=False, classes=None)
+        return self._prepare_run(X, y, self._weights(y, sample_weight), incremental=False, reset=True)
+
+    def _prepare_run(self, X, y, sample_weight, *, incremental, reset):
+        """Plan the call, build its module, net, datasets and callbacks: everything but the epochs."""
         data_parallel = DataParallel.current()
         if data_parallel is not None:
             data_parallel.check_same_data(X, y, sample_weight)
@@ -364,20 +392,21 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
                                          checkpoint=checkpoint))
         self._record_build(call)
         net.generator = torch.Generator().manual_seed(seed)  # the shuffling's, the estimator's own
-        with seeded_training(seed, device, net.module_, own_module=self._draws_only_in_dropout()):
-            epochs_before = len(net.history)
-            # the interrupted fit's epochs count as this fit's
-            epochs = plan.epochs - (0 if saved is None else checkpoint.restore(net, saved))
-            interrupt = self._run_epochs(net, epochs, train_data, validation, progress, X, y)
-        epochs_before += net.epochs_loaded  # (a callback's checkpoint brought the epochs of another fit)
+        return TrainingRun(plan=plan, call=call, data=data, net=net, train_data=train_data, validation=validation,
+                           progress=progress, seed=seed, checkpoint=checkpoint, saved=saved,
+                           epochs_before=len(net.history))
+
+    def _record_run(self, run, interrupt=None):
+        """Check the trained net of ``run`` and set the fitted attributes from it."""
+        net, plan = run.net, run.plan
+        epochs_before = run.epochs_before + net.epochs_loaded  # (a callback's checkpoint brought another fit's)
         check_finite_weights(net, plan.solver, epochs_before)
         if plan.output_check:
-            self._check_trained_outputs(net, plan.solver, data.output_dtype,
-                                        [train_data] + ([] if validation is None else [validation[0]]))
-        record_training(self, net, plan, progress, call, epochs_before)
-        if checkpoint is not None and interrupt is None:  # the fitted estimator is the result now
-            checkpoint.remove()
-        return interrupt
+            self._check_trained_outputs(net, plan.solver, run.data.output_dtype,
+                                        [run.train_data] + ([] if run.validation is None else [run.validation[0]]))
+        record_training(self, net, plan, run.progress, run.call, epochs_before)
+        if run.checkpoint is not None and interrupt is None:  # the fitted estimator is the result now
+            run.checkpoint.remove()
 
     def _check_trained_outputs(self, net, solver, dtype, datasets):
         """Raise scikit-learn's divergence error where the predictions of ``net`` are not finite in ``dtype``.

@@ -452,13 +452,24 @@ class SkdeepNet(NeuralNet):
             self.notify("on_batch_end", batch=_as_skorch_batch(batch), training=training, **step)
         if training and self.data_parallel is not None:  # batch norm's statistics, alike on every rank
             self.data_parallel.average_buffers(self.module_)
-        batch_losses = torch.stack(losses).double().cpu().tolist()  # the epoch's one sync
+        self.record_epoch_losses(prefix, torch.stack(losses).double().cpu().tolist(), sizes)  # the epoch's one sync
+
+    def record_epoch_losses(self, prefix, batch_losses, sizes):
+        """Write an epoch's batch losses and their mean, weighted by the batches' rows, into the history.
+
+        Parameters
+        ----------
+        prefix : {"train", "valid"}
+        batch_losses : list of float
+        sizes : list of int
+            The rows of each batch.
+        """
         if not self.batch_rows:
             self.history[-1]["batches"].extend(
                 {prefix + "_loss": loss, prefix + "_batch_size": size}
                 for loss, size in zip(batch_losses, sizes, strict=True)
             )
-        self.history.record(prefix + "_batch_count", len(losses))
+        self.history.record(prefix + "_batch_count", len(batch_losses))
         weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
         self.history.record(prefix + "_loss", weighted / sum(sizes))
 

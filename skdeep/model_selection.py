@@ -1,0 +1,249 @@
+"""scikit-learn's hyper-parameter searches, training the candidates of a skdeep MLP as one stacked network.
+
+:class:`GridSearchCV` and :class:`RandomizedSearchCV` are scikit-learn's,
+with one more parameter, ``pack_size``. Over a skdeep MLP (bare, or the last
+step of a :class:`~sklearn.pipeline.Pipeline`), the (candidate, split) fits
+whose networks share their shape train together, as the members of one
+stacked network (see ``docs/user_guide/stacked_search.md``); each member
+trains exactly as its own ``fit`` would. Everything else is scikit-learn's
+search: the candidates, the splits, the scoring, ``cv_results_``, ``refit``
+and the errors.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from joblib import parallel_config
+from sklearn import model_selection
+from sklearn.base import is_classifier
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skdeep._packing import SearchPacks, network_step
+from skdeep._shelf import open_shelf
+
+__all__ = ["GridSearchCV", "RandomizedSearchCV"]
+
+_PACK_SIZE_DOC = """pack_size : int, "auto" or None, default="auto"
+        The most networks trained together as one stacked network. "auto"
+        fills a memory budget (1 GiB on the CPU, half the free memory of a
+        GPU); None trains every fit on its own, as scikit-learn's search
+        does."""
+
+_STACKED_ATTRIBUTES_DOC = """n_stacked_fits_ : int
+        The (candidate, split) fits that trained in packs; the others
+        trained on their own.
+    stacked_fit_time_ : float
+        Seconds spent preparing and training the packs. Each stacked fit's
+        share of it is its ``fit_time`` in ``cv_results_``."""
+
+
+class _StackedSearch:
+    """What skdeep's searches add to scikit-learn's: the packs, trained before scikit-learn's loop runs."""
+
+    _parameter_constraints: dict = {
+        "pack_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
+    }
+
+    def fit(self, X, y=None, **params):
+        """Run fit with all sets of parameters, stacking the networks that stack.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets.
+        **params : dict
+            Parameters of the estimator's ``fit`` and of the splitter
+            (``groups``), as scikit-learn's search takes them. Fits given
+            parameters other than ``groups`` train on their own.
+
+        Returns
+        -------
+        self : object
+            The fitted search.
+        """
+        self.n_stacked_fits_, self.stacked_fit_time_ = 0, 0.0
+        if self.pack_size is None or set(params) - {"groups"} or network_step(self.estimator) is None:
+            return super().fit(X, y, **params)
+        with open_shelf() as shelf:
+            self._packs = SearchPacks(self.estimator, X, y, self.pack_size, shelf)
+            self._splits = (X, y, params.get("groups"))
+            try:
+                # scikit-learn's loop takes the trained fits from the shelf of this process
+                threads = {} if self.n_jobs in (None, 1) else {"backend": "threading"}
+                with parallel_config(**threads):
+                    super().fit(X, y, **params)
+                packs = self._packs
+            finally:
+                del self._packs, self._splits
+        self.n_stacked_fits_ = packs.stacked_fits
+        self.stacked_fit_time_ = float(sum(packs.fit_seconds.values()))
+        self._add_pack_times(packs.fit_seconds)
+        return self
+
+    def _run_search(self, evaluate_candidates, *, callback_ctx=None):
+        # (scikit-learn >= 1.9 passes its callbacks' context, which earlier versions do not take)
+        kwargs = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
+        packs = getattr(self, "_packs", None)
+        if packs is None:
+            return super()._run_search(evaluate_candidates, **kwargs)
+        X, y, groups = self._splits
+
+        def evaluate_stacked(candidate_params, cv=None, more_results=None, **evaluate_kwargs):
+            candidate_params = list(candidate_params)
+            splitter = cv or check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+            packs.train(candidate_params, list(splitter.split(X, y, groups)))
+            return evaluate_candidates(candidate_params, cv, more_results, **evaluate_kwargs)
+
+        return super()._run_search(evaluate_stacked, **kwargs)
+
+    def _add_pack_times(self, fit_seconds):
+        """Add each stacked fit's share of its pack's time to ``cv_results_``'s mean fit times."""
+        if not fit_seconds:
+            return
+        shares = np.zeros((len(self.cv_results_["params"]), self.n_splits_))
+        for (candidate, split), seconds in fit_seconds.items():
+            shares[candidate, split] = seconds
+        self.cv_results_["mean_fit_time"] = self.cv_results_["mean_fit_time"] + shares.mean(axis=1)
+
+
+class GridSearchCV(_StackedSearch, model_selection.GridSearchCV):
+    """Exhaustive search over a parameter grid; the networks of a skdeep MLP train stacked.
+
+    scikit-learn's :class:`sklearn.model_selection.GridSearchCV`, with the
+    same parameters, attributes and results, plus ``pack_size``. When the
+    estimator is a skdeep MLP, bare or the last step of a
+    :class:`~sklearn.pipeline.Pipeline`, the (candidate, split) fits whose
+    networks have the same shape train together as one stacked network, each
+    exactly as its own ``fit`` would (the same initial weights, shuffling,
+    schedule and stopping rule; in ``precision="float64"`` the same model to
+    rounding), so the search gives scikit-learn's results in a fraction of the
+    time. Candidates that differ in ``hidden_layer_sizes``, ``activation``,
+    ``solver`` or ``batch_size`` train in packs of their own; fits that do not
+    stack (see the user guide) train on their own, as in scikit-learn.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        As for :class:`sklearn.model_selection.GridSearchCV`.
+    param_grid : dict or list of dicts
+    scoring : str, callable, list, tuple or dict, default=None
+    n_jobs : int, default=None
+        With stacking, the fits that do not stack run in threads.
+    refit : bool, str or callable, default=True
+        The best candidate is refitted on its own, as in scikit-learn.
+    cv : int, cross-validation generator or iterable, default=None
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+    error_score : "raise" or numeric, default=np.nan
+    return_train_score : bool, default=False
+    {pack_size}
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, \
+multimetric_, classes_, n_features_in_, feature_names_in_
+        As for :class:`sklearn.model_selection.GridSearchCV`.
+    {stacked_attributes}
+
+    See Also
+    --------
+    RandomizedSearchCV : The randomized search, stacked the same way.
+    sklearn.model_selection.GridSearchCV : scikit-learn's search.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdeep import MLPClassifier
+    >>> from skdeep.model_selection import GridSearchCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), MLPClassifier(max_iter=50, random_state=0))
+    >>> grid = {{"mlpclassifier__alpha": [1e-4, 1e-2], "mlpclassifier__learning_rate_init": [1e-3, 1e-2]}}
+    >>> search = GridSearchCV(model, grid, cv=3).fit(X, y)
+    >>> search.n_stacked_fits_
+    12
+    >>> round(search.best_score_, 2) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **model_selection.GridSearchCV._parameter_constraints, **_StackedSearch._parameter_constraints}
+
+    def __init__(self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
+                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False, pack_size="auto"):
+        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
+                         pre_dispatch=pre_dispatch, error_score=error_score, return_train_score=return_train_score)
+        self.pack_size = pack_size
+
+
+class RandomizedSearchCV(_StackedSearch, model_selection.RandomizedSearchCV):
+    """Randomized search over parameter distributions; the networks of a skdeep MLP train stacked.
+
+    scikit-learn's :class:`sklearn.model_selection.RandomizedSearchCV`, with
+    the same parameters, attributes and results, plus ``pack_size``; the
+    sampled candidates' fits stack as in :class:`GridSearchCV`.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        As for :class:`sklearn.model_selection.RandomizedSearchCV`.
+    param_distributions : dict or list of dicts
+    n_iter : int, default=10
+    scoring : str, callable, list, tuple or dict, default=None
+    n_jobs : int, default=None
+        With stacking, the fits that do not stack run in threads.
+    refit : bool, str or callable, default=True
+    cv : int, cross-validation generator or iterable, default=None
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+    random_state : int, RandomState instance or None, default=None
+    error_score : "raise" or numeric, default=np.nan
+    return_train_score : bool, default=False
+    {pack_size}
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, \
+multimetric_, classes_, n_features_in_, feature_names_in_
+        As for :class:`sklearn.model_selection.RandomizedSearchCV`.
+    {stacked_attributes}
+
+    See Also
+    --------
+    GridSearchCV : The exhaustive search, stacked the same way.
+    sklearn.model_selection.RandomizedSearchCV : scikit-learn's search.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skdeep import MLPRegressor
+    >>> from skdeep.model_selection import RandomizedSearchCV
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), MLPRegressor(learning_rate_init=0.01, max_iter=50, random_state=0))
+    >>> space = {{"mlpregressor__alpha": loguniform(1e-5, 1e-1)}}
+    >>> search = RandomizedSearchCV(model, space, n_iter=4, cv=3, random_state=0).fit(X, y / 100)
+    >>> search.n_stacked_fits_
+    12
+    """
+
+    _parameter_constraints: dict = {
+        **model_selection.RandomizedSearchCV._parameter_constraints, **_StackedSearch._parameter_constraints}
+
+    def __init__(self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None, refit=True, cv=None,
+                 verbose=0, pre_dispatch="2*n_jobs", random_state=None, error_score=np.nan,
+                 return_train_score=False, pack_size="auto"):
+        super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch, random_state=random_state,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.pack_size = pack_size
+
+
+for _search in (GridSearchCV, RandomizedSearchCV):
+    _search.__doc__ = _search.__doc__.format(pack_size=_PACK_SIZE_DOC, stacked_attributes=_STACKED_ATTRIBUTES_DOC)
