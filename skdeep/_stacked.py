@@ -46,14 +46,14 @@ def pack_key(run):
     """What the members of a pack must share, or None for a run that trains only on its own.
 
     A run stacks when its network is a dense skdeep MLP (no batch
-    normalisation, no dropout, no categorical embeddings), trained in memory
+    normalisation, no categorical embeddings; dropout on the CPU), trained in memory
     on dense rows by adam, adamw or sgd with skdeep's loss, without the
     user's optimizer, callbacks, checkpoint, mixed precision, compilation or
     data-parallel training. Members share the key's layer shapes and
     activations, dtype, device, loss, solver and batch size; everything else
-    (penalties, learning rates and schedules, betas, momentum, stopping rules,
-    epochs, class and sample weights, seeds, early stopping, the rows) may
-    differ.
+    (penalties, learning rates and schedules, betas, momentum, dropout rates,
+    stopping rules, epochs, class and sample weights, seeds, early stopping,
+    the rows) may differ.
 
     Parameters
     ----------
@@ -75,7 +75,11 @@ def pack_key(run):
     for layer in module.layers:
         if isinstance(layer, nn.Linear):
             layers.append(("linear", tuple(layer.weight.shape)))
-        elif isinstance(layer, (nn.modules.batchnorm._BatchNorm, nn.Dropout)):
+        elif isinstance(layer, nn.Dropout):
+            if torch.device(net.device).type != "cpu":
+                return None  # (a GPU's dropout draws from its own generator, in its own way)
+            layers.append(("dropout",))
+        elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
             return None
         elif not isinstance(layer, nn.Identity):
             layers.append((type(layer), repr(layer)))
@@ -83,17 +87,27 @@ def pack_key(run):
 
 
 class _StackedLayers:
-    """The dense layers of a pack's members as stacked tensors; the members' parameters become views of them."""
+    """The layers of a pack's members, dense ones as stacked tensors, of which the members' parameters are views.
 
-    def __init__(self, modules):
-        self.operations = []  # ("linear", weight, bias) or ("elementwise", module, None)
+    Each member's dropout draws its masks from its own generator, seeded as
+    its own fit seeds torch's global one, in the same order and shapes: its
+    masks are those of its own fit.
+    """
+
+    def __init__(self, modules, seeds):
+        # ("linear", weight, bias), ("elementwise", module, None) or ("dropout", probabilities, generators)
+        self.operations = []
         for position, layer in enumerate(modules[0].layers):
             if isinstance(layer, nn.Linear):
                 weight = torch.stack([m.layers[position].weight.detach() for m in modules])
                 bias = torch.stack([m.layers[position].bias.detach() for m in modules]).unsqueeze(1)
                 self.operations.append(("linear", weight.requires_grad_(), bias.requires_grad_()))
+            elif isinstance(layer, nn.Dropout):
+                self.operations.append(("dropout", [m.layers[position].p for m in modules], None))
             elif not isinstance(layer, nn.Identity):
                 self.operations.append(("elementwise", layer, None))
+        if any(kind == "dropout" for kind, _, _ in self.operations):
+            self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.attach(modules)
 
     @property
@@ -122,16 +136,36 @@ class _StackedLayers:
 
     def keep(self, alive, modules):
         """Go on with the members of the boolean mask ``alive``, whose ``modules`` become views again."""
-        self.operations = [(kind, a, b) if kind != "linear" else
-                           (kind, a.detach()[alive].requires_grad_(), b.detach()[alive].requires_grad_())
-                           for kind, a, b in self.operations]
+        kept = alive.tolist()
+        self.operations = [
+            (kind, a.detach()[alive].requires_grad_(), b.detach()[alive].requires_grad_()) if kind == "linear"
+            else (kind, [p for p, keep in zip(a, kept, strict=True) if keep], b) if kind == "dropout"
+            else (kind, a, b) for kind, a, b in self.operations]
+        if hasattr(self, "generators"):
+            self.generators = [g for g, keep in zip(self.generators, kept, strict=True) if keep]
         self.attach(modules)
 
-    def __call__(self, X):
+    def __call__(self, X, rows):
+        """The members' raw outputs for their batches ``X`` (K, batch, features) of ``rows`` rows (the rest pads)."""
         outputs = X
         for kind, a, b in self.operations:
-            outputs = torch.baddbmm(b, outputs, a.mT) if kind == "linear" else a(outputs)
+            if kind == "linear":
+                outputs = torch.baddbmm(b, outputs, a.mT)
+            elif kind == "dropout":
+                outputs = outputs * self._dropout_masks(outputs, a, rows)
+            else:
+                outputs = a(outputs)
         return outputs
+
+    def _dropout_masks(self, outputs, probabilities, rows):
+        """torch's dropout masks of each member's rows, scaled by ``1 / (1 - p)`` (padding rows get 0)."""
+        masks = torch.zeros_like(outputs)
+        width = outputs.shape[-1]
+        for k, (p, n_rows, generator) in enumerate(zip(probabilities, rows, self.generators, strict=True)):
+            if n_rows:  # (torch's dropout: bernoulli_(1 - p), then div_(1 - p))
+                mask = torch.empty(n_rows, width, dtype=outputs.dtype).bernoulli_(1 - p, generator=generator)
+                masks[k, :n_rows] = mask.div_(1 - p)
+        return masks
 
 
 def _pairs(tensors):
@@ -294,7 +328,7 @@ def train_stacked(runs):
         starts.append(starts[-1] + len(run.train_data))
     members = [_Member(run, slice(start, stop)) for run, start, stop in zip(runs, starts[:-1], starts[1:],
                                                                             strict=True)]
-    layers = _StackedLayers(modules)
+    layers = _StackedLayers(modules, [run.seed for run in runs])
     optimizer = _StackedOptimizer(first.plan.solver, nets, layers.parameters)
     criterion = nets[0].criterion_
     for k, member in enumerate(members):
@@ -390,7 +424,8 @@ def _run_epoch(members, layers, optimizer, criterion, X, targets, weights):
     for step in range(index.shape[0]):
         rows = index[step]
         mask = valid[step].to(X.dtype) * torch.take(weights, rows)
-        raw = layers(X.index_select(0, rows.flatten()).view(*rows.shape, *X.shape[1:]))  # (index_select: 3x [])
+        sizes = [member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
+        raw = layers(X.index_select(0, rows.flatten()).view(*rows.shape, *X.shape[1:]), sizes)  # (3x X[rows])
         target = targets[rows]
         per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(mask.shape)
         total = mask.sum(1).clamp_min(torch.finfo(mask.dtype).tiny)

@@ -1,0 +1,238 @@
+"""skdeep.model_selection: scikit-learn's searches, with the fits of an MLP trained as one stacked network.
+
+Each test runs skdeep's search and scikit-learn's on the same estimator and
+data, and compares every entry of ``cv_results_`` but the times: in float64,
+a stacked fit must be the fit scikit-learn's loop would train on its own.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import loguniform
+from sklearn import model_selection as sklearn_search
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
+from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return X[:300], y[:300]
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X[:300], (y[:300] - y.mean()) / y.std()
+
+
+def n_iter(estimator, X, y):
+    """A scorer that reports the fitted network's epochs, so that cv_results_ compares them too."""
+    network = estimator[-1] if hasattr(estimator, "steps") else estimator
+    return network.n_iter_
+
+
+def loss(estimator, X, y):
+    network = estimator[-1] if hasattr(estimator, "steps") else estimator
+    return network.loss_
+
+
+def assert_same_results(stacked, reference, atol=1e-6):
+    assert stacked.cv_results_.keys() == reference.cv_results_.keys()
+    for key, expected in reference.cv_results_.items():
+        if key.endswith("_time"):
+            continue
+        got = stacked.cv_results_[key]
+        if isinstance(expected, np.ndarray) and expected.dtype.kind == "f":
+            np.testing.assert_allclose(got, expected, rtol=1e-9, atol=atol, err_msg=key)
+        else:
+            assert list(got) == list(expected), key
+    assert stacked.best_index_ == reference.best_index_
+    assert stacked.best_params_ == reference.best_params_
+
+
+def both(search, reference_search, estimator, space, X, y, **kwargs):
+    stacked = search(estimator, space, **kwargs).fit(X, y)
+    reference = reference_search(estimator, space, **kwargs).fit(X, y)
+    return stacked, reference
+
+
+def test_grid_over_a_pipeline_gives_scikit_learns_results(cancer):
+    X, y = cancer
+    model = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=60, precision="float64", random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1e-1], "mlpclassifier__learning_rate_init": [1e-3, 1e-2],
+            "mlpclassifier__random_state": [0, 1]}
+    scoring = {"accuracy": "accuracy", "neg_log_loss": "neg_log_loss", "n_iter": n_iter, "loss": loss}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3, scoring=scoring,
+                              refit="neg_log_loss", return_train_score=True)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 24
+    assert 0 < stacked.stacked_fit_time_
+    np.testing.assert_allclose(stacked.best_estimator_.predict_proba(X), reference.best_estimator_.predict_proba(X))
+    assert not _shelf._SHELVED  # nothing is left offered
+
+
+@pytest.mark.parametrize("options", [
+    dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
+    dict(solver="sgd", learning_rate="adaptive", nesterovs_momentum=False, n_iter_no_change=2, tol=1e-2),
+    dict(solver="adamw", learning_rate="cosine"),
+    dict(learning_rate="onecycle", batch_size=64, shuffle=False),
+    dict(early_stopping=True, validation_fraction=0.2, n_iter_no_change=3),
+    dict(class_weight="balanced", l1=1e-3, tol=1e-2, n_iter_no_change=3),
+])
+def test_every_member_trains_as_its_own_fit(cancer, options):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifier((8,), max_iter=40, precision="float64", random_state=0, **options)
+    grid = {"alpha": [1e-4, 1e-1], "momentum": [0.5, 0.9]} if options.get("solver") == "sgd" else \
+        {"alpha": [1e-4, 1e-1], "beta_1": [0.8, 0.9]}
+    grid["max_iter"] = [15, 40]
+    scoring = {"accuracy": "accuracy", "n_iter": n_iter, "loss": loss}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3, scoring=scoring,
+                              refit="accuracy")
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 24
+
+
+def test_dropout_draws_each_members_own_masks(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifier((16, 8), max_iter=30, precision="float64", random_state=0, early_stopping=True,
+                          n_iter_no_change=3)
+    grid = {"dropout": [0.1, 0.5], "random_state": [0, 1]}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3,
+                              scoring={"neg_log_loss": "neg_log_loss", "n_iter": n_iter}, refit="neg_log_loss")
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 12
+
+
+def test_members_stop_at_their_own_epochs(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifier((8,), max_iter=200, precision="float64", random_state=0)
+    grid = {"tol": [1e-2, 1e-4], "n_iter_no_change": [2, 10]}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3,
+                              scoring={"n_iter": n_iter, "loss": loss}, refit="loss")
+    assert_same_results(stacked, reference)
+    epochs = stacked.cv_results_["mean_test_n_iter"]
+    assert len(set(epochs)) >= 3 and epochs.min() < 20 and epochs.max() == 200  # (the members stopped apart)
+
+
+def test_regressor_in_randomized_search(diabetes):
+    X, y = diabetes
+    model = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=40, precision="float64",
+                                                         random_state=0))
+    space = {"mlpregressor__alpha": loguniform(1e-5, 1e-1), "mlpregressor__learning_rate_init": loguniform(1e-3, 1e-2),
+             "mlpregressor__early_stopping": [False, True]}
+    stacked, reference = both(RandomizedSearchCV, sklearn_search.RandomizedSearchCV, model, space, X, y, n_iter=6,
+                              cv=3, random_state=0, scoring={"r2": "r2", "n_iter": n_iter}, refit="r2",
+                              return_train_score=True)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 18
+
+
+def test_what_does_not_stack_trains_on_its_own(cancer):
+    X, y = cancer
+    model = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, precision="float64", random_state=0))
+    grid = [{"mlpclassifier__hidden_layer_sizes": [(4,), (8,)], "mlpclassifier__alpha": [1e-4, 1e-2]},
+            {"mlpclassifier__solver": ["lbfgs"], "mlpclassifier__hidden_layer_sizes": [(4,)]},
+            {"mlpclassifier__batch_norm": [True], "mlpclassifier__hidden_layer_sizes": [(4,)]},
+            {"mlpclassifier": [LogisticRegression()]}]
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=2,
+                              scoring={"accuracy": "accuracy", "n_iter": n_iter}, refit="accuracy", error_score=-1.0)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 8  # two packs, one per width; lbfgs, batch_norm and the replaced step alone
+
+
+def test_pack_size_splits_the_packs_and_none_stacks_nothing(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifier((8,), max_iter=20, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-3, 1e-2]}
+    reference = sklearn_search.GridSearchCV(model, grid, cv=3, scoring=n_iter).fit(X, y)
+    for pack_size, stacked_fits in ((2, 9), (4, 9), (None, 0)):
+        stacked = GridSearchCV(model, grid, cv=3, scoring=n_iter, pack_size=pack_size).fit(X, y)
+        assert_same_results(stacked, reference)
+        assert stacked.n_stacked_fits_ == stacked_fits
+
+
+def test_pack_size_is_validated(cancer):
+    with pytest.raises(InvalidParameterError, match="pack_size"):
+        GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}, pack_size=0).fit(*cancer)
+
+
+def test_a_network_larger_than_the_memory_budget_is_refused(cancer, monkeypatch):
+    monkeypatch.setattr(_packing, "CPU_PACK_BYTES", 1000)
+    search = GridSearchCV(MLPClassifier((8,), max_iter=5), {"alpha": [1e-4, 1e-3]}, cv=2)
+    with pytest.raises(MemoryError, match="pack_size"):
+        search.fit(*cancer)
+    assert not _shelf._SHELVED
+
+
+def test_a_diverging_member_fails_as_its_own_fit_does(cancer):
+    X, y = cancer  # unscaled: sgd at a large rate diverges
+    model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", max_iter=100, n_iter_no_change=100,
+                         precision="float64", random_state=0)
+    grid = {"learning_rate_init": [1e-4, 10.0]}
+    with pytest.warns(FitFailedWarning):
+        stacked = GridSearchCV(model, grid, cv=2, error_score=np.nan).fit(X, y * 1e3)
+    with pytest.warns(FitFailedWarning):
+        reference = sklearn_search.GridSearchCV(model, grid, cv=2, error_score=np.nan).fit(X, y * 1e3)
+    assert_same_results(stacked, reference)
+    assert np.isnan(stacked.cv_results_["mean_test_score"][1])
+    with pytest.raises(ValueError, match="non-finite"):
+        GridSearchCV(model, grid, cv=2, error_score="raise").fit(X, y * 1e3)
+
+
+def test_two_jobs_groups_and_data_frames(cancer):
+    X, y = cancer
+    frame = pd.DataFrame(X[:, :5], columns=[f"x{i}" for i in range(5)])
+    groups = np.arange(len(y)) % 4
+    model = make_pipeline(ColumnTransformer([("scale", StandardScaler(), list(frame.columns))]),
+                          MLPClassifier((8,), max_iter=20, precision="float64", random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1e-2], "columntransformer__scale__with_mean": [True, False]}
+    kwargs = dict(cv=GroupKFold(n_splits=2), scoring=n_iter, n_jobs=2)
+    stacked = GridSearchCV(model, grid, **kwargs).fit(frame, y, groups=groups)
+    reference = sklearn_search.GridSearchCV(model, grid, **kwargs).fit(frame, y, groups=groups)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 8
+
+
+def test_fit_parameters_train_on_their_own(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    weights = np.where(y == 1, 2.0, 1.0)
+    model = MLPClassifier((8,), max_iter=20, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-2]}
+    stacked = GridSearchCV(model, grid, cv=KFold(3), scoring=n_iter).fit(X, y, sample_weight=weights)
+    reference = sklearn_search.GridSearchCV(model, grid, cv=KFold(3), scoring=n_iter).fit(X, y, sample_weight=weights)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 0
+
+
+def test_other_estimators_search_as_in_scikit_learn():
+    X, y = load_iris(return_X_y=True)
+    grid = {"C": [0.1, 1.0]}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, LogisticRegression(max_iter=500), grid, X, y,
+                              cv=3)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 0
+
+
+def test_stacked_fit_times_are_counted(cancer):
+    X, y = cancer
+    model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=20, random_state=0))
+    search = GridSearchCV(model, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2).fit(X, y)
+    # each stacked fit's time holds its share of the packs' time, which the shares add up to
+    assert search.cv_results_["mean_fit_time"].sum() * search.n_splits_ >= search.stacked_fit_time_ > 0
