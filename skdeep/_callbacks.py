@@ -15,6 +15,24 @@ from tqdm.auto import tqdm
 from skdeep._stopping import count_no_improvement, should_stop
 
 
+def epoch_row(history):
+    """The current epoch's row of a skorch history: its ``history[-1]``, without the generic indexing.
+
+    skorch's ``History`` resolves every index through its column and batch
+    syntax, copying the list of rows (a microsecond each, a dozen times per
+    epoch); the row itself is the same dictionary.
+
+    Examples
+    --------
+    >>> from skorch.history import History
+    >>> from skdeep._callbacks import epoch_row
+    >>> history = History([{"epoch": 1}, {"epoch": 2}])
+    >>> epoch_row(history) is history[-1]
+    True
+    """
+    return list.__getitem__(history, -1)
+
+
 def _set_learning_rate(net, value, *, keep_velocity=False):
     """Set the optimizer's learning rate to ``value``.
 
@@ -79,7 +97,7 @@ class LearningRateSchedule(Callback):
 
     def on_epoch_end(self, net, dataset_train=None, **kwargs):
         self.samples_seen += len(dataset_train)
-        net.history.record("learning_rate", _learning_rate(net))
+        epoch_row(net.history)["learning_rate"] = _learning_rate(net)
         if self.schedule == "invscaling":
             _set_learning_rate(net, self.lr_init / (self.samples_seen + 1) ** self.power_t, keep_velocity=True)
 
@@ -135,7 +153,7 @@ class AnnealingSchedule(Callback):
             _set_learning_rate(net, self.learning_rate())
 
     def on_epoch_end(self, net, **kwargs):
-        net.history.record("learning_rate", _learning_rate(net))
+        epoch_row(net.history)["learning_rate"] = _learning_rate(net)
 
 
 class StopTraining(Exception):
@@ -251,7 +269,7 @@ class DivergenceCheck(Callback):
         self._epochs_before = len(net.history)
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1]["train_loss"]
+        loss = epoch_row(net.history)["train_loss"]
         if math.isfinite(loss):
             return
         where = f"The training loss became {loss} in epoch {len(net.history)}."
@@ -332,9 +350,9 @@ class ConvergenceMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         progress = self.progress
         self.n_iter += 1
-        loss = net.history[-1]["train_loss"] + self.penalty.value(net.penalised_weights)
+        loss = epoch_row(net.history)["train_loss"] + self.penalty.value(net.penalised_weights)
         progress.loss_curve.append(loss)
-        net.history.record("loss", loss)
+        epoch_row(net.history)["loss"] = loss
         if self.verbose:
             tqdm.write(f"Iteration {self.n_iter}, loss = {loss:.8f}")
         if self.validation is None:
@@ -345,7 +363,7 @@ class ConvergenceMonitor(Callback):
             dataset, score = self.validation
             value = score(net, dataset)
             progress.validation_scores.append(value)
-            net.history.record("validation_score", value)
+            epoch_row(net.history)["validation_score"] = value
             if self.verbose:
                 tqdm.write(f"Validation score: {value:f}")
             best_before = progress.best_validation_score
@@ -398,7 +416,7 @@ class EpochProgressBar(Callback):
         self._bar = tqdm(total=self.total, unit="epoch", leave=True)
 
     def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
+        row = epoch_row(net.history)
         postfix = {"loss": f"{row.get('loss', row['train_loss']):.4g}"}
         if "validation_score" in row:
             postfix["validation"] = f"{row['validation_score']:.4g}"

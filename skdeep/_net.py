@@ -35,7 +35,10 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   as instances to the CPU when a GPU model is unpickled there;
 - ``on_train_begin`` and ``on_train_end`` set up and drop what lives for one
   training call only (the loss scaler, the penalised weights, the captured
-  CUDA graph, the thread choice);
+  CUDA graph, the thread choice), and ``on_epoch_begin`` opens the epoch's
+  history row directly (skorch's indexing of the history copies its rows);
+- ``record_epoch_losses`` writes an epoch's batch losses and their mean (for
+  skdeep's own epoch loop, and for the stacked searches' packs);
 - ``predict`` gives predictions in the space of the encoded targets (class
   indices, 0/1 labels), which skorch's scoring callbacks compare with the
   targets of skdeep's datasets;
@@ -73,7 +76,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
-from skdeep._callbacks import StopTraining
+from skdeep._callbacks import StopTraining, epoch_row
 from skdeep._cuda_graph import CapturedTrainStep
 from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._data import PREDICT_BATCH_SIZE, ArrayDataset, BatchIterator, as_tensor_source
@@ -337,6 +340,11 @@ class SkdeepNet(NeuralNet):
         target = None if y is None else torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
         return ArrayDataset(source, target, dtype=dtype)
 
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # skorch's, writing the row directly (see skdeep._callbacks.epoch_row)
+        self.history.new_epoch()
+        epoch_row(self.history)["epoch"] = len(self.history)
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         # float16 gradients underflow without loss scaling; the scaler lives for one
         # fit only, so that a pickled net holds no device state of it
@@ -464,14 +472,12 @@ class SkdeepNet(NeuralNet):
         sizes : list of int
             The rows of each batch.
         """
+        row = epoch_row(self.history)
         if not self.batch_rows:
-            self.history[-1]["batches"].extend(
-                {prefix + "_loss": loss, prefix + "_batch_size": size}
-                for loss, size in zip(batch_losses, sizes, strict=True)
-            )
-        self.history.record(prefix + "_batch_count", len(batch_losses))
-        weighted = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True))
-        self.history.record(prefix + "_loss", weighted / sum(sizes))
+            row["batches"].extend({prefix + "_loss": loss, prefix + "_batch_size": size}
+                                  for loss, size in zip(batch_losses, sizes, strict=True))
+        row[prefix + "_batch_count"] = len(batch_losses)
+        row[prefix + "_loss"] = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True)) / sum(sizes)
 
     def _steps(self, iterator, training, step_fn, fit_params):
         for batch in iterator:

@@ -31,6 +31,7 @@ their own ``fit`` leaves them.
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -86,8 +87,14 @@ def pack_key(run):
     return (tuple(layers), plan.dtype, str(net.device), net.criterion_.kind, plan.solver, plan.batch_size)
 
 
-class _StackedLayers:
-    """The layers of a pack's members, dense ones as stacked tensors, of which the members' parameters are views.
+class _StackedMLP:
+    """The members' networks as one: each member's parameters in a row of one (K, P) tensor, run with batched matmuls.
+
+    Each dense layer's weights and biases are leaves of shape (K, out, in) and
+    (K, 1, out), views of ``flat``, whose gradients land in the views of
+    ``grad``: the optimizer updates every parameter of every member in a few
+    operations on the two. Each member's module keeps its parameters as views
+    of its row (a member leaving the pack takes copies).
 
     Each member's dropout draws its masks from its own generator, seeded as
     its own fit seeds torch's global one, in the same order and shapes: its
@@ -95,37 +102,51 @@ class _StackedLayers:
     """
 
     def __init__(self, modules, seeds):
-        # ("linear", weight, bias), ("elementwise", module, None) or ("dropout", probabilities, generators)
+        self.shapes = [parameter.shape for parameter in modules[0].parameters()]  # weight, bias of each layer
+        self.flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in modules])
+        sizes = [shape.numel() for shape in self.shapes]
+        self.is_weight = torch.cat([torch.full((size,), float(len(shape) > 1), dtype=self.flat.dtype)
+                                    for size, shape in zip(sizes, self.shapes, strict=True)]).to(self.flat.device)
+        bounds = np.cumsum([0, *sizes]).tolist()
+        self._slices = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+        # ("linear", index of its weight among the parameters), ("elementwise", module) or ("dropout", rates)
         self.operations = []
         for position, layer in enumerate(modules[0].layers):
             if isinstance(layer, nn.Linear):
-                weight = torch.stack([m.layers[position].weight.detach() for m in modules])
-                bias = torch.stack([m.layers[position].bias.detach() for m in modules]).unsqueeze(1)
-                self.operations.append(("linear", weight.requires_grad_(), bias.requires_grad_()))
+                self.operations.append(("linear", 2 * sum(kind == "linear" for kind, _ in self.operations)))
             elif isinstance(layer, nn.Dropout):
-                self.operations.append(("dropout", [m.layers[position].p for m in modules], None))
+                self.operations.append(("dropout", [m.layers[position].p for m in modules]))
             elif not isinstance(layer, nn.Identity):
-                self.operations.append(("elementwise", layer, None))
-        if any(kind == "dropout" for kind, _, _ in self.operations):
-            self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-        self.attach(modules)
+                self.operations.append(("elementwise", layer))
+        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self._attach(modules)
 
-    @property
-    def parameters(self):
-        """The stacked tensors, weight then bias of each layer: (K, out, in) and (K, 1, out)."""
-        return [tensor for kind, weight, bias in self.operations if kind == "linear" for tensor in (weight, bias)]
-
-    @property
-    def weights(self):
-        """The stacked weight matrices, which the penalties apply to."""
-        return [weight for kind, weight, _ in self.operations if kind == "linear"]
-
-    def attach(self, modules):
-        """Make each member's dense parameters views of its slices of the stacked tensors."""
+    def _attach(self, modules):
+        """Make the leaves and their gradients views of ``flat`` and ``grad``, and each member's parameters too."""
+        count = self.flat.shape[0]
+        self.grad = torch.zeros_like(self.flat)
+        self.leaves = []
+        for shape, part in zip(self.shapes, self._slices, strict=True):
+            stacked = (count, *shape) if len(shape) > 1 else (count, 1, *shape)
+            leaf = self.flat[:, part].view(stacked).detach().requires_grad_()
+            leaf.grad = self.grad[:, part].view(stacked)  # (backward adds into it)
+            self.leaves.append(leaf)
         for k, module in enumerate(modules):
-            for layer, (weight, bias) in zip(module.linear_layers, _pairs(self.parameters), strict=True):
-                layer.weight.data = weight.detach()[k]
-                layer.bias.data = bias.detach()[k, 0]
+            for parameter, shape, part in zip(module.parameters(), self.shapes, self._slices, strict=True):
+                parameter.data = self.flat[k, part].view(shape)
+
+    def views(self, tensor, k):
+        """Member ``k``'s parameters' shares of a (K, P) ``tensor``, shaped as its module's parameters."""
+        return [tensor[k, part].view(shape) for shape, part in zip(self.shapes, self._slices, strict=True)]
+
+    def keep(self, alive, modules):
+        """Go on with the members of the boolean mask ``alive``, whose ``modules`` become views again."""
+        kept = alive.tolist()
+        self.flat = self.flat[alive]
+        self.operations = [(kind, [p for p, keep in zip(value, kept, strict=True) if keep])
+                           if kind == "dropout" else (kind, value) for kind, value in self.operations]
+        self.generators = [g for g, keep in zip(self.generators, kept, strict=True) if keep]
+        self._attach(modules)
 
     @staticmethod
     def release(modules):
@@ -134,27 +155,18 @@ class _StackedLayers:
             for parameter in module.parameters():
                 parameter.data = parameter.data.clone()
 
-    def keep(self, alive, modules):
-        """Go on with the members of the boolean mask ``alive``, whose ``modules`` become views again."""
-        kept = alive.tolist()
-        self.operations = [
-            (kind, a.detach()[alive].requires_grad_(), b.detach()[alive].requires_grad_()) if kind == "linear"
-            else (kind, [p for p, keep in zip(a, kept, strict=True) if keep], b) if kind == "dropout"
-            else (kind, a, b) for kind, a, b in self.operations]
-        if hasattr(self, "generators"):
-            self.generators = [g for g, keep in zip(self.generators, kept, strict=True) if keep]
-        self.attach(modules)
-
     def __call__(self, X, rows):
         """The members' raw outputs for their batches ``X`` (K, batch, features) of ``rows`` rows (the rest pads)."""
         outputs = X
-        for kind, a, b in self.operations:
+        for kind, value in self.operations:
             if kind == "linear":
-                outputs = torch.baddbmm(b, outputs, a.mT)
+                outputs = torch.baddbmm(self.leaves[value + 1], outputs, self.leaves[value].mT)
             elif kind == "dropout":
-                outputs = outputs * self._dropout_masks(outputs, a, rows)
+                outputs = outputs * self._dropout_masks(outputs, value, rows)
+            elif isinstance(value, nn.ReLU):  # in place: the dense layer's backward does not need its output
+                outputs = torch.relu_(outputs)
             else:
-                outputs = a(outputs)
+                outputs = value(outputs)
         return outputs
 
     def _dropout_masks(self, outputs, probabilities, rows):
@@ -168,126 +180,113 @@ class _StackedLayers:
         return masks
 
 
-def _pairs(tensors):
-    return list(zip(tensors[::2], tensors[1::2], strict=True))
-
-
 class _StackedOptimizer:
     """Adam, AdamW or SGD stepping every member of a pack with its own hyper-parameters and state.
 
     Each member's hyper-parameters are read from its net's optimizer (its
     ``param_groups``, which the schedules and the stopping rule set, as in its
-    own fit), and its update is torch's, term for term.
+    own fit), and its update is torch's, term for term, on the rows of the
+    pack's (K, P) parameters.
     """
 
-    def __init__(self, solver, nets, parameters):
+    def __init__(self, solver, nets, network):
         self.solver = solver
         self.nets = nets
-        like = parameters[0]
-        self._steps = torch.zeros(len(nets), dtype=like.dtype, device=like.device)
+        self.network = network
+        flat = network.flat
+        self._steps = torch.zeros(len(nets), 1, dtype=flat.dtype, device=flat.device)
         groups = [net.optimizer_.param_groups[0] for net in nets]
-        self._constants = {}
         if solver == "sgd":
-            self._constants.update(momentum=[g["momentum"] for g in groups], nesterov=[g["nesterov"] for g in groups])
-            self.state = {"momentum_buffer": [torch.zeros_like(p) for p in parameters]}
+            self._constants = dict(momentum=[g["momentum"] for g in groups], nesterov=[g["nesterov"] for g in groups])
+            self.state = {"momentum_buffer": torch.zeros_like(flat)}
         else:
-            self._constants.update(beta_1=[g["betas"][0] for g in groups], beta_2=[g["betas"][1] for g in groups],
+            self._constants = dict(beta_1=[g["betas"][0] for g in groups], beta_2=[g["betas"][1] for g in groups],
                                    eps=[g["eps"] for g in groups],
                                    decay=[g["weight_decay"] if g.get("decoupled") else 0.0 for g in groups])
-            self.state = {"exp_avg": [torch.zeros_like(p) for p in parameters],
-                          "exp_avg_sq": [torch.zeros_like(p) for p in parameters]}
-        self._tensors = {name: self._per_member(values) for name, values in self._constants.items()}
+            self.state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
         self.read_learning_rates()
 
-    def _per_member(self, values):
+    def per_member(self, values):
+        """A (K, 1) tensor of one value per member."""
         like = self._steps
-        return torch.tensor([float(v) for v in values], dtype=like.dtype, device=like.device).view(-1, 1, 1)
+        return torch.tensor([float(v) for v in values], dtype=like.dtype, device=like.device).view(-1, 1)
 
     def read_learning_rates(self):
         """Take each member's learning rate from its net's optimizer (its callbacks set it)."""
-        self.lr = self._per_member([net.optimizer_.param_groups[0]["lr"] for net in self.nets])
+        self.lr = self.per_member([net.optimizer_.param_groups[0]["lr"] for net in self.nets])
 
     def keep(self, alive):
         """Go on with the members of the boolean mask ``alive``."""
-        self.nets = [net for net, keep in zip(self.nets, alive.tolist(), strict=True) if keep]
+        kept = alive.tolist()
+        self.nets = [net for net, keep in zip(self.nets, kept, strict=True) if keep]
         self._steps = self._steps[alive]
-        self._constants = {name: [v for v, keep in zip(values, alive.tolist(), strict=True) if keep]
+        self._constants = {name: [v for v, keep in zip(values, kept, strict=True) if keep]
                            for name, values in self._constants.items()}
-        self._tensors = {name: tensor[alive] for name, tensor in self._tensors.items()}
-        self.state = {name: [tensor[alive] for tensor in tensors] for name, tensors in self.state.items()}
+        self.state = {name: tensor[alive] for name, tensor in self.state.items()}
         self.lr = self.lr[alive]
 
     @torch.no_grad()
-    def step(self, parameters, stepping):
-        """Update ``parameters`` from their gradients, for the members whose ``stepping`` mask is set (None: all)."""
-        before = None if stepping is None else [p.detach().clone() for p in parameters]
-        self._steps += 1 if stepping is None else stepping.to(self._steps.dtype)
+    def step(self, stepping=None):
+        """Update the pack's parameters from their gradients, for the members whose ``stepping`` mask is set."""
+        flat, grad = self.network.flat, self.network.grad
+        before = None if stepping is None else (flat.clone(), {name: t.clone() for name, t in self.state.items()})
+        self._steps += 1 if stepping is None else stepping.view(-1, 1).to(self._steps.dtype)
         if self.solver == "sgd":
-            self._sgd(parameters, stepping)
+            self._sgd(flat, grad)
         else:
-            self._adam(parameters, stepping)
+            self._adam(flat, grad)
         if stepping is not None:  # the others stay as they were
-            mask = stepping.view(-1, 1, 1)
-            for parameter, old in zip(parameters, before, strict=True):
-                parameter.copy_(torch.where(mask, parameter, old))
+            mask = stepping.view(-1, 1)
+            flat.copy_(torch.where(mask, flat, before[0]))
+            for name, tensor in self.state.items():
+                tensor.copy_(torch.where(mask, tensor, before[1][name]))
 
-    def _adam(self, parameters, stepping):
-        t = self._tensors
-        beta_1, beta_2, eps = t["beta_1"], t["beta_2"], t["eps"]
-        steps = self._steps.view(-1, 1, 1)
-        step_size = self.lr / (1 - beta_1 ** steps)
-        correction_2 = (1 - beta_2 ** steps).sqrt()
-        for index, parameter in enumerate(parameters):
-            grad = parameter.grad
-            exp_avg, exp_avg_sq = self.state["exp_avg"][index], self.state["exp_avg_sq"][index]
-            if stepping is not None:
-                mask = stepping.view(-1, 1, 1)
-                saved = exp_avg.clone(), exp_avg_sq.clone()
-            if index % 2 == 0 and any(self._constants["decay"]):  # AdamW decays the weight matrices
-                parameter.mul_(1 - self.lr * t["decay"])
-            exp_avg.lerp_(grad, 1 - beta_1)
-            exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
-            parameter.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction_2 + eps))
-            if stepping is not None:
-                exp_avg.copy_(torch.where(mask, exp_avg, saved[0]))
-                exp_avg_sq.copy_(torch.where(mask, exp_avg_sq, saved[1]))
+    def _adam(self, flat, grad):
+        c = self._constants
+        beta_1, beta_2, eps = self.per_member(c["beta_1"]), self.per_member(c["beta_2"]), self.per_member(c["eps"])
+        step_size = self.lr / (1 - beta_1 ** self._steps)
+        correction_2 = (1 - beta_2 ** self._steps).sqrt()
+        if any(c["decay"]):  # AdamW decays the weight matrices first
+            flat.mul_(1 - self.lr * self.per_member(c["decay"]) * self.network.is_weight)
+        exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta_1)
+        exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
+        flat.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction_2 + eps))
 
-    def _sgd(self, parameters, stepping):
-        momentum = self._tensors["momentum"]
-        nesterov = self._tensors["nesterov"].bool()
-        for index, parameter in enumerate(parameters):
-            grad = parameter.grad
-            if not any(self._constants["momentum"]):
-                parameter.sub_(self.lr * grad)
-                continue
-            buffer = self.state["momentum_buffer"][index]
-            new_buffer = buffer * momentum + grad
-            if stepping is not None:
-                new_buffer = torch.where(stepping.view(-1, 1, 1), new_buffer, buffer)
-            buffer.copy_(new_buffer)
-            parameter.sub_(self.lr * torch.where(nesterov, grad + momentum * buffer, buffer))
+    def _sgd(self, flat, grad):
+        c = self._constants
+        if not any(c["momentum"]):
+            flat.sub_(self.lr * grad)
+            return
+        momentum, nesterov = self.per_member(c["momentum"]), self.per_member(c["nesterov"]).bool()
+        buffer = self.state["momentum_buffer"]
+        buffer.mul_(momentum).add_(grad)
+        flat.sub_(self.lr * torch.where(nesterov, grad + momentum * buffer, buffer))
 
-    def member_state(self, k, parameters, step_dtype):
-        """Member ``k``'s state as torch's optimizer keeps it, for its module's ``parameters`` (copies)."""
+    def member_state(self, k, step_dtype):
+        """Member ``k``'s state as torch's optimizer keeps it, one entry per parameter of its module (copies)."""
+        shares = {name: self.network.views(tensor, k) for name, tensor in self.state.items()}
         states = []
-        for index, parameter in enumerate(parameters):
-            state = {name: tensors[index].detach()[k].reshape(parameter.shape).clone()
-                     for name, tensors in self.state.items()}
+        for index in range(len(self.network.shapes)):
             if self.solver != "sgd":
-                state["step"] = torch.tensor(float(self._steps[k]), dtype=step_dtype)
-            elif not self._constants["momentum"][k]:
+                state = {"step": torch.tensor(float(self._steps[k]), dtype=step_dtype),
+                         **{name: views[index].clone() for name, views in shares.items()}}
+            elif self._constants["momentum"][k]:
+                state = {"momentum_buffer": shares["momentum_buffer"][index].clone()}
+            else:
                 state = {"momentum_buffer": None}
             states.append(state)
         return states
 
-    def share_momentum(self, k):
-        """Put views of member ``k``'s momentum buffers in its net's SGD state (the schedules rescale them)."""
-        if self.solver != "sgd" or not self._constants["momentum"][k]:
+    def share_momentum(self):
+        """Put views of each member's momentum buffers in its net's SGD state: the schedules rescale them there."""
+        if self.solver != "sgd":
             return
-        optimizer = self.nets[k].optimizer_
-        for index, parameter in enumerate(self.nets[k].module_.parameters()):
-            optimizer.state[parameter] = {
-                "momentum_buffer": self.state["momentum_buffer"][index].detach()[k].reshape(parameter.shape)}
+        for k, net in enumerate(self.nets):
+            if self._constants["momentum"][k]:
+                views = self.network.views(self.state["momentum_buffer"], k)
+                for parameter, view in zip(net.module_.parameters(), views, strict=True):
+                    net.optimizer_.state[parameter] = {"momentum_buffer": view}
 
 
 @dataclass
@@ -297,7 +296,6 @@ class _Member:
     run: object
     rows: slice
     batch_sizes: list = field(default_factory=list)
-    valid: torch.Tensor = None
     stopped: bool = False
     error: BaseException = None
 
@@ -328,36 +326,32 @@ def train_stacked(runs):
         starts.append(starts[-1] + len(run.train_data))
     members = [_Member(run, slice(start, stop)) for run, start, stop in zip(runs, starts[:-1], starts[1:],
                                                                             strict=True)]
-    layers = _StackedLayers(modules, [run.seed for run in runs])
-    optimizer = _StackedOptimizer(first.plan.solver, nets, layers.parameters)
+    network = _StackedMLP(modules, [run.seed for run in runs])
+    optimizer = _StackedOptimizer(first.plan.solver, nets, network)
     criterion = nets[0].criterion_
-    for k, member in enumerate(members):
+    for member in members:
         member.batch_sizes = _batch_sizes(member, first.plan.batch_size)
-        member.valid = torch.ones(member.rows.stop - member.rows.start, dtype=torch.bool)
-        net = member.run.net
-        net.notify("on_train_begin", X=member.run.train_data, y=None)
-        optimizer.share_momentum(k)
+        member.run.net.notify("on_train_begin", X=member.run.train_data, y=None)
+    optimizer.share_momentum()
     step_dtype = _adam_step_dtype(first)
     active = list(range(len(members)))
     for _ in range(max(run.plan.epochs for run in runs)):
-        pack = [members[k] for k in active]
-        _run_epoch(pack, layers, optimizer, criterion, X, targets, weights)
+        _run_epoch([members[k] for k in active], network, optimizer, criterion, X, targets, weights)
         left = [k for k in active if members[k].stopped or members[k].error is not None
                 or len(members[k].run.net.history) - members[k].run.epochs_before >= members[k].run.plan.epochs]
-        if left:
-            alive = torch.tensor([k not in left for k in active], device=X.device)
-            for position, k in enumerate(active):
-                if k in left:
-                    module = members[k].run.net.module_
-                    _leave(members[k], optimizer.member_state(position, list(module.parameters()), step_dtype))
-            layers.release([members[k].run.net.module_ for k in left])
-            active = [k for k in active if k not in left]
-            if not active:
-                break
-            layers.keep(alive, [members[k].run.net.module_ for k in active])
-            optimizer.keep(alive)
-            for position in range(len(active)):
-                optimizer.share_momentum(position)
+        if not left:
+            continue
+        for position, k in enumerate(active):
+            if k in left:
+                _leave(members[k], optimizer.member_state(position, step_dtype))
+        network.release([members[k].run.net.module_ for k in left])
+        alive = torch.tensor([k not in left for k in active], device=X.device)
+        active = [k for k in active if k not in left]
+        if not active:
+            break
+        network.keep(alive, [members[k].run.net.module_ for k in active])
+        optimizer.keep(alive)
+        optimizer.share_momentum()
     return [member.error for member in members]
 
 
@@ -387,26 +381,27 @@ def _batch_sizes(member, batch_size):
 
 
 def _epoch_indices(members, batch_size, device):
-    """Each member's rows of each step of the epoch: (steps, K, batch_size) flat indices, and the padding mask.
+    """Each member's rows of each step of the epoch, (steps, K, batch_size) indices, and the mask of those that pad.
 
-    Each member's order is the one its own fit draws from its generator.
+    Each member's order is the one its own fit draws from its generator; the
+    padding repeats a row of the member's own, weighed 0.
     """
     steps = max(len(member.batch_sizes) for member in members)
-    orders, masks = [], []
-    for member in members:
+    index = torch.zeros(len(members), steps * batch_size, dtype=torch.long)
+    valid = torch.zeros(len(members), steps * batch_size, dtype=torch.bool)
+    for k, member in enumerate(members):
         net, n_rows = member.run.net, member.rows.stop - member.rows.start
-        shuffle = net.shuffle and n_rows > batch_size
-        order = torch.randperm(n_rows, generator=net.generator) if shuffle else torch.arange(n_rows)
-        padding = steps * batch_size - n_rows
-        orders.append(torch.nn.functional.pad(order + member.rows.start, (0, padding)))
-        masks.append(member.valid if member.valid.shape[0] == steps * batch_size
-                     else torch.nn.functional.pad(member.valid, (0, steps * batch_size - member.valid.shape[0])))
+        if net.shuffle and n_rows > batch_size:
+            index[k, :n_rows] = torch.randperm(n_rows, generator=net.generator)
+        else:
+            torch.arange(n_rows, out=index[k, :n_rows])
+        valid[k, :n_rows] = True
+    index += torch.tensor([member.rows.start for member in members]).view(-1, 1)
     shape = (len(members), steps, batch_size)
-    return (torch.stack(orders).view(shape).transpose(0, 1).to(device),
-            torch.stack(masks).view(shape).transpose(0, 1).to(device))
+    return index.view(shape).transpose(0, 1).to(device), valid.view(shape).transpose(0, 1).to(device)
 
 
-def _run_epoch(members, layers, optimizer, criterion, X, targets, weights):
+def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
     """One epoch of every member of the pack, its records written and its callbacks notified."""
     batch_size = members[0].run.plan.batch_size
     for member in members:
@@ -414,40 +409,35 @@ def _run_epoch(members, layers, optimizer, criterion, X, targets, weights):
                               dataset_valid=_validation_set(member.run))
     optimizer.read_learning_rates()
     index, valid = _epoch_indices(members, batch_size, X.device)
-    n_steps = torch.tensor([len(member.batch_sizes) for member in members], device=X.device)
+    n_steps = [len(member.batch_sizes) for member in members]
     per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
     penalties = [member.run.net.penalty for member in members]
-    l2 = optimizer._per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties])
-    l1 = optimizer._per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties])
-    penalised = [penalty for penalty, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
+    l2 = optimizer.per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
+    l1 = optimizer.per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
+    penalised = [name for name, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
     losses = []
     for step in range(index.shape[0]):
         rows = index[step]
         mask = valid[step].to(X.dtype) * torch.take(weights, rows)
         sizes = [member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
-        raw = layers(X.index_select(0, rows.flatten()).view(*rows.shape, *X.shape[1:]), sizes)  # (3x X[rows])
+        raw = network(X.index_select(0, rows.flatten()).view(*rows.shape, *X.shape[1:]), sizes)  # (3x X[rows])
         target = targets[rows]
         per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(mask.shape)
-        total = mask.sum(1).clamp_min(torch.finfo(mask.dtype).tiny)
-        loss = (per_sample * mask).sum(1) / total
-        parameters = layers.parameters
-        for parameter in parameters:
-            parameter.grad = None
+        loss = (per_sample * mask).sum(1) / mask.sum(1).clamp_min(torch.finfo(mask.dtype).tiny)
+        network.grad.zero_()
         loss.sum().backward()
-        with torch.no_grad():
-            for weight in layers.weights:
-                if "l2" in penalised:
-                    weight.grad.add_(l2 * weight)
-                if "l1" in penalised:
-                    weight.grad.add_(l1 * weight.sign())
-        stepping = None if bool((n_steps > step).all()) else n_steps > step
-        optimizer.step(parameters, stepping)
+        with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
+            if "l2" in penalised:
+                network.grad.addcmul_(l2, network.flat)
+            if "l1" in penalised:
+                network.grad.addcmul_(l1, network.flat.sign())
+        full = all(count > step for count in n_steps)
+        optimizer.step(None if full else torch.tensor([count > step for count in n_steps], device=X.device))
         losses.append(loss.detach())
         if per_batch:
             for k in per_batch:
-                if len(members[k].batch_sizes) > step:
-                    n_rows = members[k].batch_sizes[step]
-                    batch = (X[rows[k, :n_rows]], target[k, :n_rows])
+                if sizes[k]:
+                    batch = (X[rows[k, :sizes[k]]], target[k, :sizes[k]])
                     members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
             optimizer.read_learning_rates()
     batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync

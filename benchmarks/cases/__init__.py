@@ -3,7 +3,7 @@
 The order is the order of a default run.
 """
 
-from . import cold, gpu, images, latency, memory, scaling, small, tabular, threads
+from . import cold, gpu, images, latency, memory, scaling, search, small, tabular, threads
 
 CASES = {**tabular.CASES, **small.CASES, **threads.CASES, **cold.CASES, **latency.CASES, **memory.CASES,
-         **scaling.CASES, **images.CASES, **gpu.CASES}
+         **scaling.CASES, **search.CASES, **images.CASES, **gpu.CASES}
