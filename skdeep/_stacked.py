@@ -88,13 +88,14 @@ def pack_key(run):
 
 
 class _StackedMLP:
-    """The members' networks as one: each member's parameters in a row of one (K, P) tensor, run with batched matmuls.
+    """The members' networks as one: a stacked tensor per layer, run with batched matmuls, and their (K, P) rows.
 
-    Each dense layer's weights and biases are leaves of shape (K, out, in) and
-    (K, 1, out), views of ``flat``, whose gradients land in the views of
-    ``grad``: the optimizer updates every parameter of every member in a few
-    operations on the two. Each member's module keeps its parameters as views
-    of its row (a member leaving the pack takes copies).
+    Each dense layer's weights and biases are tensors of shape (K, out, in)
+    and (K, 1, out), of which each member's module keeps views (a member
+    leaving the pack takes copies). The optimizer works on ``flat``, every
+    member's parameters in a row, and on ``grad``, their gradients gathered
+    there after each backward pass: it updates all parameters of all members
+    in a few operations, and :meth:`sync` copies them back into the layers.
 
     Each member's dropout draws its masks from its own generator, seeded as
     its own fit seeds torch's global one, in the same order and shapes: its
@@ -121,19 +122,30 @@ class _StackedMLP:
         self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self._attach(modules)
 
+    def _rows(self, tensor):
+        """The parameters' shares of a (K, P) ``tensor``, as stacked layers' shapes (views)."""
+        count = tensor.shape[0]
+        return [tensor[:, part].view((count, *shape) if len(shape) > 1 else (count, 1, *shape))
+                for shape, part in zip(self.shapes, self._slices, strict=True)]
+
     def _attach(self, modules):
-        """Make the leaves and their gradients views of ``flat`` and ``grad``, and each member's parameters too."""
-        count = self.flat.shape[0]
-        self.grad = torch.zeros_like(self.flat)
-        self.leaves = []
-        for shape, part in zip(self.shapes, self._slices, strict=True):
-            stacked = (count, *shape) if len(shape) > 1 else (count, 1, *shape)
-            leaf = self.flat[:, part].view(stacked).detach().requires_grad_()
-            leaf.grad = self.grad[:, part].view(stacked)  # (backward adds into it)
-            self.leaves.append(leaf)
+        """Make the stacked layers from ``flat``, and each member's parameters views of them."""
+        self.grad = torch.empty_like(self.flat)
+        self.layers = [rows.clone().requires_grad_() for rows in self._rows(self.flat)]
         for k, module in enumerate(modules):
-            for parameter, shape, part in zip(module.parameters(), self.shapes, self._slices, strict=True):
-                parameter.data = self.flat[k, part].view(shape)
+            for parameter, stacked in zip(module.parameters(), self.layers, strict=True):
+                parameter.data = stacked.detach()[k].view(parameter.shape)
+
+    def gather_gradients(self):
+        """Gather the layers' gradients into the rows of ``grad`` (and clear them for the next backward pass)."""
+        torch.cat([layer.grad.flatten(1) for layer in self.layers], dim=1, out=self.grad)
+        for layer in self.layers:
+            layer.grad = None
+
+    @torch.no_grad()
+    def sync(self):
+        """Copy ``flat``, which the optimizer updated, into the stacked layers."""
+        torch._foreach_copy_(self.layers, self._rows(self.flat))
 
     def views(self, tensor, k):
         """Member ``k``'s parameters' shares of a (K, P) ``tensor``, shaped as its module's parameters."""
@@ -160,7 +172,7 @@ class _StackedMLP:
         outputs = X
         for kind, value in self.operations:
             if kind == "linear":
-                outputs = torch.baddbmm(self.leaves[value + 1], outputs, self.leaves[value].mT)
+                outputs = torch.baddbmm(self.layers[value + 1], outputs, self.layers[value].mT)
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
             elif isinstance(value, nn.ReLU):  # in place: the dense layer's backward does not need its output
@@ -424,8 +436,8 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
         target = targets[rows]
         per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(mask.shape)
         loss = (per_sample * mask).sum(1) / mask.sum(1).clamp_min(torch.finfo(mask.dtype).tiny)
-        network.grad.zero_()
         loss.sum().backward()
+        network.gather_gradients()
         with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
             if "l2" in penalised:
                 network.grad.addcmul_(l2, network.flat)
@@ -433,6 +445,7 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
                 network.grad.addcmul_(l1, network.flat.sign())
         full = all(count > step for count in n_steps)
         optimizer.step(None if full else torch.tensor([count > step for count in n_steps], device=X.device))
+        network.sync()
         losses.append(loss.detach())
         if per_batch:
             for k in per_batch:
