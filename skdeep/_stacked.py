@@ -338,6 +338,11 @@ def train_stacked(runs):
         starts.append(starts[-1] + len(run.train_data))
     members = [_Member(run, slice(start, stop)) for run, start, stop in zip(runs, starts[:-1], starts[1:],
                                                                             strict=True)]
+    for member in members:  # the members' rows become views of the pack's: one copy of the data
+        data = member.run.train_data
+        data.X, data.y = X[member.rows], targets[member.rows]
+        if data.sample_weight is not None:
+            data.sample_weight = weights[member.rows]
     network = _StackedMLP(modules, [run.seed for run in runs])
     optimizer = _StackedOptimizer(first.plan.solver, nets, network)
     criterion = nets[0].criterion_
@@ -396,19 +401,17 @@ def _epoch_indices(members, batch_size, device):
     """Each member's rows of each step of the epoch, (steps, K, batch_size) indices, and the mask of those that pad.
 
     Each member's order is the one its own fit draws from its generator; the
-    padding repeats a row of the member's own, weighed 0.
+    padding repeats the member's first row, weighed 0.
     """
     steps = max(len(member.batch_sizes) for member in members)
-    index = torch.zeros(len(members), steps * batch_size, dtype=torch.long)
-    valid = torch.zeros(len(members), steps * batch_size, dtype=torch.bool)
-    for k, member in enumerate(members):
-        net, n_rows = member.run.net, member.rows.stop - member.rows.start
-        if net.shuffle and n_rows > batch_size:
-            index[k, :n_rows] = torch.randperm(n_rows, generator=net.generator)
-        else:
-            torch.arange(n_rows, out=index[k, :n_rows])
-        valid[k, :n_rows] = True
+    orders = [torch.randperm(n_rows, generator=member.run.net.generator)
+              if member.run.net.shuffle and n_rows > batch_size else torch.arange(n_rows)
+              for member, n_rows in ((member, member.rows.stop - member.rows.start) for member in members)]
+    orders.append(torch.empty(steps * batch_size, dtype=torch.long))  # (pads them all to the epoch's length)
+    index = torch.nn.utils.rnn.pad_sequence(orders, batch_first=True)[:-1]
     index += torch.tensor([member.rows.start for member in members]).view(-1, 1)
+    lengths = torch.tensor([len(order) for order in orders[:-1]])
+    valid = torch.arange(steps * batch_size) < lengths.view(-1, 1)
     shape = (len(members), steps, batch_size)
     return index.view(shape).transpose(0, 1).to(device), valid.view(shape).transpose(0, 1).to(device)
 
