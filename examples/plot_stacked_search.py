@@ -12,12 +12,14 @@ time. Here, 4 penalties x 4 learning rates x 3 folds = 48 fits of a pipeline.
 # %%
 import os
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn import model_selection
 from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -25,6 +27,7 @@ from skdeep import MLPClassifier
 from skdeep.model_selection import GridSearchCV
 
 TIMED = not os.environ.get("SKDEEP_DOCS_BUILD")  # times taken during a docs build mean nothing
+warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the smallest rates need more than 100 epochs
 
 X, y = load_breast_cancer(return_X_y=True)
 model = make_pipeline(StandardScaler(), MLPClassifier((32,), max_iter=100, precision="float64", random_state=0))
