@@ -359,6 +359,7 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
         this estimator's ``fit`` would, then hands it back to
         :meth:`_record_run`. The estimator is left unfitted until then.
         """
+        self._validate_params()  # (as fit's scikit-learn wrapper does)
         forget_fit(self)
         X, y, sample_weight = validate_training_data(self, X, y, sample_weight, reset=True)
         self._fit_dtype = X.dtype

@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import _safe_split
 
 from skdeep._base import BaseNeuralEstimator
 from skdeep._shelf import fit_key
-from skdeep._stacked import pack_key, train_stacked
+from skdeep._stacked import may_stack, pack_key, train_stacked
 
 #: the memory a CPU pack's training may take ("auto" pack size)
 CPU_PACK_BYTES = 1 << 30
@@ -110,6 +110,12 @@ class SearchPacks:
 
     def _prepare(self, head_params, network_params, split, train, transformed):
         """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack."""
+        try:
+            estimator = clone(self.network).set_params(**network_params)
+        except Exception:  # noqa: BLE001 (scikit-learn's loop meets the error, and handles it)
+            return None
+        if not may_stack(estimator.get_params(deep=False)):
+            return None
         X_train, y_train = _safe_split(self.estimator, self.X, self.y, train)
         if self.head is not None:
             head_key = (_parameters_key(head_params), split)
@@ -121,7 +127,6 @@ class SearchPacks:
             X_train = transformed[head_key]
             if X_train is None:
                 return None
-        estimator = clone(self.network).set_params(**network_params)
         key = fit_key(estimator, X_train, y_train)
         if key is None:
             return None

@@ -43,6 +43,24 @@ from skdeep.modules import MLP, SklearnLoss
 STACKED_SOLVERS = ("adam", "adamw", "sgd")
 
 
+def may_stack(params):
+    """Whether a fit of these estimator parameters may stack, as far as they alone tell (:func:`pack_key` decides).
+
+    Fits that cannot stack are not prepared at all: a checkpoint, for one,
+    would be looked for on disk.
+
+    Examples
+    --------
+    >>> from skdeep import MLPClassifier
+    >>> from skdeep._stacked import may_stack
+    >>> may_stack(MLPClassifier().get_params()), may_stack(MLPClassifier(solver="lbfgs").get_params())
+    (True, False)
+    """
+    return (params.get("solver") in STACKED_SOLVERS and params.get("checkpoint") is None
+            and not params.get("callbacks") and params.get("optimizer") is None and not params.get("batch_norm")
+            and not params.get("compile") and params.get("precision") in ("float32", "float64"))
+
+
 def pack_key(run):
     """What the members of a pack must share, or None for a run that trains only on its own.
 

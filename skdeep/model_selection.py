@@ -166,7 +166,7 @@ multimetric_, classes_, n_features_in_, feature_names_in_
     >>> search = GridSearchCV(model, grid, cv=3).fit(X, y)
     >>> search.n_stacked_fits_
     12
-    >>> round(search.best_score_, 2) > 0.9
+    >>> bool(search.best_score_ > 0.9)
     True
     """
 

@@ -142,17 +142,21 @@ def test_regressor_in_randomized_search(diabetes):
     assert stacked.n_stacked_fits_ == 18
 
 
-def test_what_does_not_stack_trains_on_its_own(cancer):
+def test_what_does_not_stack_trains_on_its_own(cancer, tmp_path):
     X, y = cancer
     model = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, precision="float64", random_state=0))
     grid = [{"mlpclassifier__hidden_layer_sizes": [(4,), (8,)], "mlpclassifier__alpha": [1e-4, 1e-2]},
             {"mlpclassifier__solver": ["lbfgs"], "mlpclassifier__hidden_layer_sizes": [(4,)]},
             {"mlpclassifier__batch_norm": [True], "mlpclassifier__hidden_layer_sizes": [(4,)]},
+            {"mlpclassifier__alpha": [-1.0], "mlpclassifier__hidden_layer_sizes": [(4,)]},  # fails in its fit
+            {"mlpclassifier__checkpoint": [str(tmp_path / "fit.ckpt")], "mlpclassifier__hidden_layer_sizes": [(4,)]},
             {"mlpclassifier": [LogisticRegression()]}]
     stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=2,
                               scoring={"accuracy": "accuracy", "n_iter": n_iter}, refit="accuracy", error_score=-1.0)
     assert_same_results(stacked, reference)
-    assert stacked.n_stacked_fits_ == 8  # two packs, one per width; lbfgs, batch_norm and the replaced step alone
+    assert stacked.n_stacked_fits_ == 8  # two packs, one per width; the others alone
+    assert np.isnan(stacked.cv_results_["mean_test_accuracy"]).sum() == 0
+    assert (stacked.cv_results_["mean_test_accuracy"] == -1.0).sum() == 1  # alpha=-1: error_score
 
 
 def test_pack_size_splits_the_packs_and_none_stacks_nothing(cancer):
