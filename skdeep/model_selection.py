@@ -24,18 +24,32 @@ from skdeep._shelf import open_shelf
 
 __all__ = ["GridSearchCV", "RandomizedSearchCV"]
 
-_PACK_SIZE_DOC = """pack_size : int, "auto" or None, default="auto"
+_SEARCH_PARAMETERS_DOC = """scoring : str, callable, list, tuple or dict, default=None
+    n_jobs : int, default=None
+        With stacking, the fits that do not stack run in threads.
+    refit : bool, str or callable, default=True
+        The best candidate is refitted on its own, as in scikit-learn.
+    cv : int, cross-validation generator or iterable, default=None
+    verbose : int, default=0
+    pre_dispatch : int or str, default='2*n_jobs'"""
+
+_LAST_PARAMETERS_DOC = """error_score : "raise" or numeric, default=np.nan
+    return_train_score : bool, default=False
+    pack_size : int, "auto" or None, default="auto"
         The most networks trained together as one stacked network. "auto"
         fills a memory budget (1 GiB on the CPU, half the free memory of a
         GPU); None trains every fit on its own, as scikit-learn's search
         does."""
 
-_STACKED_ATTRIBUTES_DOC = """n_stacked_fits_ : int
+_ATTRIBUTES_DOC = """cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, \
+refit_time_, multimetric_, classes_, n_features_in_, feature_names_in_
+        As for :class:`sklearn.model_selection.{search}`.
+    n_stacked_fits_ : int
         The (candidate, split) fits that trained in packs; the others
         trained on their own.
     stacked_fit_time_ : float
         Seconds spent preparing and training the packs. Each stacked fit's
-        share of it is its ``fit_time`` in ``cv_results_``."""
+        share of it is counted in ``cv_results_["mean_fit_time"]``."""
 
 
 class _StackedSearch:
@@ -124,29 +138,7 @@ class GridSearchCV(_StackedSearch, model_selection.GridSearchCV):
     ``solver`` or ``batch_size`` train in packs of their own; fits that do not
     stack (see the user guide) train on their own, as in scikit-learn.
 
-    Parameters
-    ----------
-    estimator : estimator object
-        As for :class:`sklearn.model_selection.GridSearchCV`.
-    param_grid : dict or list of dicts
-    scoring : str, callable, list, tuple or dict, default=None
-    n_jobs : int, default=None
-        With stacking, the fits that do not stack run in threads.
-    refit : bool, str or callable, default=True
-        The best candidate is refitted on its own, as in scikit-learn.
-    cv : int, cross-validation generator or iterable, default=None
-    verbose : int, default=0
-    pre_dispatch : int or str, default="2*n_jobs"
-    error_score : "raise" or numeric, default=np.nan
-    return_train_score : bool, default=False
-    {pack_size}
-
-    Attributes
-    ----------
-    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, \
-multimetric_, classes_, n_features_in_, feature_names_in_
-        As for :class:`sklearn.model_selection.GridSearchCV`.
-    {stacked_attributes}
+    {sections}
 
     See Also
     --------
@@ -187,30 +179,7 @@ class RandomizedSearchCV(_StackedSearch, model_selection.RandomizedSearchCV):
     the same parameters, attributes and results, plus ``pack_size``; the
     sampled candidates' fits stack as in :class:`GridSearchCV`.
 
-    Parameters
-    ----------
-    estimator : estimator object
-        As for :class:`sklearn.model_selection.RandomizedSearchCV`.
-    param_distributions : dict or list of dicts
-    n_iter : int, default=10
-    scoring : str, callable, list, tuple or dict, default=None
-    n_jobs : int, default=None
-        With stacking, the fits that do not stack run in threads.
-    refit : bool, str or callable, default=True
-    cv : int, cross-validation generator or iterable, default=None
-    verbose : int, default=0
-    pre_dispatch : int or str, default="2*n_jobs"
-    random_state : int, RandomState instance or None, default=None
-    error_score : "raise" or numeric, default=np.nan
-    return_train_score : bool, default=False
-    {pack_size}
-
-    Attributes
-    ----------
-    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_, \
-multimetric_, classes_, n_features_in_, feature_names_in_
-        As for :class:`sklearn.model_selection.RandomizedSearchCV`.
-    {stacked_attributes}
+    {sections}
 
     See Also
     --------
@@ -221,14 +190,12 @@ multimetric_, classes_, n_features_in_, feature_names_in_
     --------
     >>> from scipy.stats import loguniform
     >>> from sklearn.datasets import load_diabetes
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
     >>> from skdeep import MLPRegressor
     >>> from skdeep.model_selection import RandomizedSearchCV
-    >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), MLPRegressor(learning_rate_init=0.01, max_iter=50, random_state=0))
-    >>> space = {{"mlpregressor__alpha": loguniform(1e-5, 1e-1)}}
-    >>> search = RandomizedSearchCV(model, space, n_iter=4, cv=3, random_state=0).fit(X, y / 100)
+    >>> X, y = load_diabetes(return_X_y=True, scaled=True)
+    >>> network = MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=50, random_state=0)
+    >>> search = RandomizedSearchCV(network, {{"alpha": loguniform(1e-5, 1e-1), "beta_1": [0.8, 0.9]}},
+    ...                             n_iter=4, cv=3, random_state=0).fit(X * 10, y / 100)
     >>> search.n_stacked_fits_
     12
     """
@@ -245,5 +212,17 @@ multimetric_, classes_, n_features_in_, feature_names_in_
         self.pack_size = pack_size
 
 
-for _search in (GridSearchCV, RandomizedSearchCV):
-    _search.__doc__ = _search.__doc__.format(pack_size=_PACK_SIZE_DOC, stacked_attributes=_STACKED_ATTRIBUTES_DOC)
+def _sections(search, space, before=(), after=()):
+    """The Parameters and Attributes sections of ``search``'s docstring: scikit-learn's, and skdeep's."""
+    return "\n    ".join([
+        "Parameters", "----------", "estimator : estimator object",
+        f"    As for :class:`sklearn.model_selection.{search}`.", space, *before, _SEARCH_PARAMETERS_DOC, *after,
+        _LAST_PARAMETERS_DOC, "", "Attributes", "----------", _ATTRIBUTES_DOC.format(search=search)])
+
+
+GridSearchCV.__doc__ = GridSearchCV.__doc__.format(
+    sections=_sections("GridSearchCV", "param_grid : dict or list of dicts"))
+RandomizedSearchCV.__doc__ = RandomizedSearchCV.__doc__.format(
+    sections=_sections("RandomizedSearchCV", "param_distributions : dict or list of dicts",
+                       before=["n_iter : int, default=10"],
+                       after=["random_state : int, RandomState instance or None, default=None"]))
