@@ -234,6 +234,7 @@ class _StackedOptimizer:
                                    eps=[g["eps"] for g in groups],
                                    decay=[g["weight_decay"] if g.get("decoupled") else 0.0 for g in groups])
             self.state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
+        self.coefficients = {name: self.per_member(values) for name, values in self._constants.items()}
         self.read_learning_rates()
 
     def per_member(self, values):
@@ -252,6 +253,7 @@ class _StackedOptimizer:
         self._steps = self._steps[alive]
         self._constants = {name: [v for v, keep in zip(values, kept, strict=True) if keep]
                            for name, values in self._constants.items()}
+        self.coefficients = {name: tensor[alive] for name, tensor in self.coefficients.items()}
         self.state = {name: tensor[alive] for name, tensor in self.state.items()}
         self.lr = self.lr[alive]
 
@@ -272,23 +274,22 @@ class _StackedOptimizer:
                 tensor.copy_(torch.where(mask, tensor, before[1][name]))
 
     def _adam(self, flat, grad):
-        c = self._constants
-        beta_1, beta_2, eps = self.per_member(c["beta_1"]), self.per_member(c["beta_2"]), self.per_member(c["eps"])
+        c = self.coefficients
+        beta_1, beta_2, eps = c["beta_1"], c["beta_2"], c["eps"]
         step_size = self.lr / (1 - beta_1 ** self._steps)
         correction_2 = (1 - beta_2 ** self._steps).sqrt()
-        if any(c["decay"]):  # AdamW decays the weight matrices first
-            flat.mul_(1 - self.lr * self.per_member(c["decay"]) * self.network.is_weight)
+        if any(self._constants["decay"]):  # AdamW decays the weight matrices first
+            flat.mul_(1 - self.lr * c["decay"] * self.network.is_weight)
         exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta_1)
         exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
         flat.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction_2 + eps))
 
     def _sgd(self, flat, grad):
-        c = self._constants
-        if not any(c["momentum"]):
+        if not any(self._constants["momentum"]):
             flat.sub_(self.lr * grad)
             return
-        momentum, nesterov = self.per_member(c["momentum"]), self.per_member(c["nesterov"]).bool()
+        momentum, nesterov = self.coefficients["momentum"], self.coefficients["nesterov"].bool()
         buffer = self.state["momentum_buffer"]
         buffer.mul_(momentum).add_(grad)
         flat.sub_(self.lr * torch.where(nesterov, grad + momentum * buffer, buffer))
