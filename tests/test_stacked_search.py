@@ -151,8 +151,10 @@ def test_what_does_not_stack_trains_on_its_own(cancer, tmp_path):
             {"mlpclassifier__alpha": [-1.0], "mlpclassifier__hidden_layer_sizes": [(4,)]},  # fails in its fit
             {"mlpclassifier__checkpoint": [str(tmp_path / "fit.ckpt")], "mlpclassifier__hidden_layer_sizes": [(4,)]},
             {"mlpclassifier": [LogisticRegression()]}]
-    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=2,
-                              scoring={"accuracy": "accuracy", "n_iter": n_iter}, refit="accuracy", error_score=-1.0)
+    with pytest.warns(FitFailedWarning, match="2 fits failed"):  # alpha=-1, in each search
+        stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=2,
+                                  scoring={"accuracy": "accuracy", "n_iter": n_iter}, refit="accuracy",
+                                  error_score=-1.0)
     assert_same_results(stacked, reference)
     assert stacked.n_stacked_fits_ == 8  # two packs, one per width; the others alone
     assert np.isnan(stacked.cv_results_["mean_test_accuracy"]).sum() == 0
@@ -184,6 +186,7 @@ def test_a_network_larger_than_the_memory_budget_is_refused(cancer, monkeypatch)
     assert not _shelf._SHELVED
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
 def test_a_diverging_member_fails_as_its_own_fit_does(cancer):
     X, y = cancer  # unscaled: sgd at a large rate diverges
     model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", max_iter=100, n_iter_no_change=100,
@@ -213,6 +216,7 @@ def test_two_jobs_groups_and_data_frames(cancer):
     assert stacked.n_stacked_fits_ == 8
 
 
+@pytest.mark.filterwarnings("ignore:The scoring .* does not support sample_weight")
 def test_fit_parameters_train_on_their_own(cancer):
     X, y = cancer
     X = StandardScaler().fit_transform(X)
