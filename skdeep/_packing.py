@@ -24,7 +24,7 @@ from skdeep._shelf import fit_key
 from skdeep._stacked import may_stack, pack_key, train_stacked
 
 #: the memory a CPU pack's training may take ("auto" pack size)
-CPU_PACK_BYTES = 1 << 30
+CPU_PACK_BYTES = 256 << 20
 
 
 def network_step(estimator):
@@ -45,6 +45,11 @@ def network_step(estimator):
 class SearchPacks:
     """Train the fits of a search's candidates that stack, and shelve them.
 
+    Fits are prepared one after the other and trained as soon as a pack is
+    full, so that no more than a pack's worth of prepared fits (per pack key)
+    waits at a time; the pipeline's earlier steps are fitted once per their
+    parameters and split.
+
     Parameters
     ----------
     estimator : estimator
@@ -52,19 +57,17 @@ class SearchPacks:
     X, y
         The search's data.
     pack_size : int or "auto"
-        The most members of a pack; "auto" fills the memory budget of the
-        device (:data:`CPU_PACK_BYTES` on the CPU, half the free memory of a
-        GPU).
+        The most members of a pack; "auto" fills the device's budget
+        (:func:`pack_budget`), and a network over it alone trains on its own.
     shelf : skdeep._shelf.Shelf
-        Where the trained fits wait for scikit-learn's loop.
+        Where the trained fits wait for scikit-learn's loop, tagged with
+        their ``(candidate, split)``.
 
     Attributes
     ----------
-    stacked_fits : int
-        The fits trained in packs so far.
     fit_seconds : dict
-        ``(candidate, split) -> seconds``: each stacked fit's share of its
-        pack's training time, preparation included.
+        ``(candidate, split) -> seconds``: each stacked fit's preparation and
+        share of its pack's training time.
     """
 
     def __init__(self, estimator, X, y, pack_size, shelf):
@@ -73,55 +76,54 @@ class SearchPacks:
         self.X, self.y = X, y
         self.pack_size = pack_size
         self.shelf = shelf
-        self.stacked_fits = 0
         self.fit_seconds = {}
         self._candidates_before = 0
 
     def train(self, candidate_params, splits):
         """Train and shelve the fits of ``candidate_params`` on ``splits`` (``(train, test)`` pairs) that stack."""
         offset, self._candidates_before = self._candidates_before, self._candidates_before + len(candidate_params)
-        started = time.perf_counter()
-        prepared = defaultdict(list)  # pack key -> [(fit's position, estimator, run, shelf key)]
-        transformed = {}
-        for candidate, params in enumerate(candidate_params):
-            head_params, network_params = self._split(params)
-            if network_params is None:
-                continue
-            for split, (train, _) in enumerate(splits):
-                member = self._prepare(head_params, network_params, split, train, transformed)
-                if member is not None:
-                    prepared[member[1]].append(((offset + candidate, split), *member[0]))
-        seconds_per_fit = (time.perf_counter() - started) / max(1, sum(map(len, prepared.values())))
-        for members in prepared.values():
-            if len(members) < 2:
-                continue  # (a pack of one is a fit of its own)
-            for start in range(0, len(members), self._pack_size(members[0][2])):
-                self._train_pack(members[start:start + self._pack_size(members[0][2])], seconds_per_fit)
+        pending = defaultdict(list)  # pack key -> [(position, estimator, run, shelf key, preparation seconds)]
+        for split, (train, _) in enumerate(splits):
+            transformed = {}  # the pipeline head's output, per its parameters, on this split
+            for candidate, params in enumerate(candidate_params):
+                started = time.perf_counter()
+                prepared = self._prepare(params, train, transformed)
+                if prepared is None:
+                    continue
+                (estimator, run, key), stacks = prepared
+                size = self._pack_size(run)
+                if size is None:
+                    continue  # (a network over the budget alone trains on its own)
+                pending[stacks].append(((offset + candidate, split), estimator, run, key,
+                                        time.perf_counter() - started))
+                if len(pending[stacks]) >= size:
+                    self._train_pack(pending.pop(stacks))
+        for members in pending.values():
+            if len(members) > 1:  # (a pack of one is a fit of its own)
+                self._train_pack(members)
 
-    def _split(self, params):
-        """A candidate's parameters of the pipeline's head and of the network (None where it replaces the network)."""
-        if self.name is None:
-            return {}, params
-        prefix = self.name + "__"
-        if self.name in params:
-            return {}, None
-        return ({name: value for name, value in params.items() if not name.startswith(prefix)},
-                {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)})
+    def _prepare(self, params, train, transformed):
+        """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack.
 
-    def _prepare(self, head_params, network_params, split, train, transformed):
-        """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack."""
+        The parameters' values are cloned, as scikit-learn's loop clones
+        them: a random state or a transformer in the grid stays as given.
+        """
+        head_params, network_params = self._split(params)
+        if network_params is None:
+            return None
         try:
-            estimator = clone(self.network).set_params(**network_params)
+            estimator = clone(self.network).set_params(**clone(network_params, safe=False))
         except Exception:  # noqa: BLE001 (scikit-learn's loop meets the error, and handles it)
             return None
-        if not may_stack(estimator.get_params(deep=False)):
+        if not may_stack(estimator.get_params(deep=False)) or getattr(estimator, "_skl_callbacks", None):
             return None
         X_train, y_train = _safe_split(self.estimator, self.X, self.y, train)
         if self.head is not None:
-            head_key = (_parameters_key(head_params), split)
+            head_key = _parameters_key(head_params)
             if head_key not in transformed:
                 try:
-                    transformed[head_key] = clone(self.head).set_params(**head_params).fit_transform(X_train, y_train)
+                    head = clone(self.head).set_params(**clone(head_params, safe=False))
+                    transformed[head_key] = head.fit_transform(X_train, y_train)
                 except Exception:  # noqa: BLE001 (scikit-learn's loop meets the error, and handles it)
                     transformed[head_key] = None
             X_train = transformed[head_key]
@@ -137,33 +139,63 @@ class SearchPacks:
         stacks = pack_key(run)
         return None if stacks is None else ((estimator, run, key), stacks)
 
-    def _pack_size(self, run):
-        if self.pack_size != "auto":
-            return self.pack_size
-        device = torch.device(run.net.device)
-        budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else CPU_PACK_BYTES
-        needed = member_bytes(run)
-        if needed > budget:
-            raise MemoryError(
-                f"One network of this search needs about {needed / 2**20:.0f} MiB to train in a pack, more than "
-                f"the {budget / 2**20:.0f} MiB a pack may take on {device}: set pack_size to a number of "
-                "networks, or pack_size=None to train each fit on its own."
-            )
-        return max(2, budget // needed)
+    def _split(self, params):
+        """A candidate's parameters of the pipeline's head and of the network (None where it replaces the network)."""
+        if self.name is None:
+            return {}, params
+        prefix = self.name + "__"
+        if self.name in params:
+            return {}, None
+        return ({name: value for name, value in params.items() if not name.startswith(prefix)},
+                {name[len(prefix):]: value for name, value in params.items() if name.startswith(prefix)})
 
-    def _train_pack(self, members, seconds_per_fit):
+    def _pack_size(self, run):
+        """The pack size for fits like ``run``; None where one alone is over the "auto" budget.
+
+        Raises
+        ------
+        MemoryError
+            If packs of the ``pack_size`` parameter do not fit the device's
+            free memory.
+        """
+        needed = member_bytes(run)
+        device = torch.device(run.net.device)
+        if self.pack_size == "auto":
+            count = pack_budget(device) // needed
+            return count if count > 1 else None
+        free = free_memory(device)
+        if free is not None and self.pack_size * needed > free:
+            raise MemoryError(
+                f"pack_size={self.pack_size} networks of this search need about "
+                f"{self.pack_size * needed / 2**20:.0f} MiB to train together, more than the {free / 2**20:.0f} "
+                f"MiB free on {device}: set a smaller pack_size, or pack_size='auto', which fits the packs to "
+                "the memory."
+            )
+        return self.pack_size
+
+    def _train_pack(self, members):
         started = time.perf_counter()
-        errors = train_stacked([run for _, _, run, _ in members])
-        for (_, estimator, run, key), error in zip(members, errors, strict=True):
+        errors = train_stacked([run for _, _, run, _, _ in members])
+        for (position, estimator, run, key, _), error in zip(members, errors, strict=True):
             if error is None:
                 try:
                     estimator._record_run(run)
                 except Exception:  # noqa: BLE001 (the fit's own call raises it in scikit-learn's loop)
                     continue
-                self.shelf.put(key, estimator)
-                self.stacked_fits += 1
-        share = (time.perf_counter() - started) / len(members) + seconds_per_fit
-        self.fit_seconds.update({position: share for position, _, _, _ in members})
+                self.shelf.put(key, estimator, tag=position)
+        share = (time.perf_counter() - started) / len(members)
+        self.fit_seconds.update({position: share + prepared for position, _, _, _, prepared in members})
+
+
+def pack_budget(device):
+    """The memory a pack may take on ``device`` ("auto"): half a GPU's free memory, or :data:`CPU_PACK_BYTES`."""
+    free = free_memory(device)
+    return CPU_PACK_BYTES if free is None else free // 2
+
+
+def free_memory(device):
+    """The free memory of a GPU ``device``, in bytes; None for the CPU, whose memory the system shares."""
+    return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
 
 
 def _parameters_key(params):
@@ -181,5 +213,5 @@ def member_bytes(run):
     layers = module.linear_layers
     parameters = sum(layer.weight.numel() + layer.bias.numel() for layer in layers)
     activations = plan.batch_size * (layers[0].in_features + 3 * sum(layer.out_features for layer in layers))
-    rows = len(run.train_data) * (layers[0].in_features + 2)
+    rows = 2 * len(run.train_data) * (layers[0].in_features + 2)  # (the fit's own, then the pack's)
     return itemsize * (6 * parameters + 4 * activations + rows)

@@ -42,16 +42,22 @@ class Shelf:
     def __init__(self):
         self._offered = []
 
-    def put(self, key, estimator):
-        """Offer the trained ``estimator`` to the next ``fit`` whose :func:`fit_key` is ``key``."""
+    def put(self, key, estimator, tag=None):
+        """Offer the trained ``estimator`` to the next ``fit`` whose :func:`fit_key` is ``key``; ``tag`` names it."""
         with _LOCK:
             _SHELVED[key].append(estimator)
-            self._offered.append((key, estimator))
+            self._offered.append((key, estimator, tag))
+
+    def taken(self):
+        """The tags of the offered fits that a ``fit`` took."""
+        with _LOCK:
+            return [tag for key, estimator, tag in self._offered
+                    if not any(other is estimator for other in _SHELVED.get(key, []))]
 
     def clear(self):
         """Withdraw what no ``fit`` took."""
         with _LOCK:
-            for key, estimator in self._offered:
+            for key, estimator, _ in self._offered:
                 left = [other for other in _SHELVED.get(key, []) if other is not estimator]
                 if left:
                     _SHELVED[key] = left

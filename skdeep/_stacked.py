@@ -305,7 +305,7 @@ class _StackedOptimizer:
             elif self._constants["momentum"][k]:
                 state = {"momentum_buffer": shares["momentum_buffer"][index].clone()}
             else:
-                state = {"momentum_buffer": None}
+                state = {}  # (torch's SGD keeps no state without momentum)
             states.append(state)
         return states
 
@@ -402,7 +402,8 @@ def _leave(member, state):
     net = member.run.net
     optimizer = net.optimizer_
     for parameter, entry in zip(net.module_.parameters(), state, strict=True):
-        optimizer.state[parameter] = entry
+        if entry:
+            optimizer.state[parameter] = entry
     if member.error is None:
         try:
             net.notify("on_train_end", X=member.run.train_data, y=None)

@@ -17,6 +17,7 @@ from joblib import parallel_config
 from sklearn import model_selection
 from sklearn.base import is_classifier
 from sklearn.model_selection import check_cv
+from sklearn.model_selection._split import _CVIterableWrapper
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skdeep._packing import SearchPacks, network_step
@@ -26,7 +27,8 @@ __all__ = ["GridSearchCV", "RandomizedSearchCV"]
 
 _SEARCH_PARAMETERS_DOC = """scoring : str, callable, list, tuple or dict, default=None
     n_jobs : int, default=None
-        With stacking, the fits that do not stack run in threads.
+        With stacking, scikit-learn's loop runs in threads (the fits that do
+        not stack train in parallel threads).
     refit : bool, str or callable, default=True
         The best candidate is refitted on its own, as in scikit-learn.
     cv : int, cross-validation generator or iterable, default=None
@@ -37,7 +39,7 @@ _LAST_PARAMETERS_DOC = """error_score : "raise" or numeric, default=np.nan
     return_train_score : bool, default=False
     pack_size : int, "auto" or None, default="auto"
         The most networks trained together as one stacked network. "auto"
-        fills a memory budget (1 GiB on the CPU, half the free memory of a
+        fills a memory budget (256 MiB on the CPU, half the free memory of a
         GPU); None trains every fit on its own, as scikit-learn's search
         does."""
 
@@ -78,24 +80,35 @@ class _StackedSearch:
         self : object
             The fitted search.
         """
+        self._validate_params()
         self.n_stacked_fits_, self.stacked_fit_time_ = 0, 0.0
-        if self.pack_size is None or set(params) - {"groups"} or network_step(self.estimator) is None:
+        if not self._stacks(params):
             return super().fit(X, y, **params)
+        groups = params.get("groups")
+        # the splits, drawn once (a splitter may draw at random): the packs and scikit-learn's loop share them
+        splits = list(check_cv(self.cv, y, classifier=is_classifier(self.estimator)).split(X, y, groups))
+        cv = self.cv
         with open_shelf() as shelf:
-            self._packs = SearchPacks(self.estimator, X, y, self.pack_size, shelf)
-            self._splits = (X, y, params.get("groups"))
+            packs = self._packs = SearchPacks(self.estimator, X, y, self.pack_size, shelf)
+            self._data, self.cv = (X, y, groups), _CVIterableWrapper(splits)
             try:
-                # scikit-learn's loop takes the trained fits from the shelf of this process
-                threads = {} if self.n_jobs in (None, 1) else {"backend": "threading"}
-                with parallel_config(**threads):
+                with parallel_config(backend="threading"):  # (scikit-learn's loop takes from this process's shelf)
                     super().fit(X, y, **params)
-                packs = self._packs
             finally:
-                del self._packs, self._splits
-        self.n_stacked_fits_ = packs.stacked_fits
+                self.cv = cv
+                del self._packs, self._data
+            taken = shelf.taken()
+        self.n_stacked_fits_ = len(taken)
         self.stacked_fit_time_ = float(sum(packs.fit_seconds.values()))
-        self._add_pack_times(packs.fit_seconds)
+        self._add_pack_times({position: packs.fit_seconds[position] for position in taken})
         return self
+
+    def _stacks(self, params):
+        """Whether this search may stack: a skdeep network, no fit parameters but ``groups``, no sklearn callbacks."""
+        step = network_step(self.estimator)
+        estimators = [self, self.estimator] + ([] if step is None else [step[2]])
+        return (self.pack_size is not None and step is not None and not set(params) - {"groups"}
+                and not any(getattr(estimator, "_skl_callbacks", None) for estimator in estimators))
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
         # (scikit-learn >= 1.9 passes its callbacks' context, which earlier versions do not take)
@@ -103,12 +116,11 @@ class _StackedSearch:
         packs = getattr(self, "_packs", None)
         if packs is None:
             return super()._run_search(evaluate_candidates, **kwargs)
-        X, y, groups = self._splits
+        X, y, groups = self._data
 
         def evaluate_stacked(candidate_params, cv=None, more_results=None, **evaluate_kwargs):
             candidate_params = list(candidate_params)
-            splitter = cv or check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-            packs.train(candidate_params, list(splitter.split(X, y, groups)))
+            packs.train(candidate_params, list((cv or self.cv).split(X, y, groups)))
             return evaluate_candidates(candidate_params, cv, more_results, **evaluate_kwargs)
 
         return super()._run_search(evaluate_stacked, **kwargs)

@@ -14,9 +14,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold
+from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
@@ -167,7 +167,7 @@ def test_pack_size_splits_the_packs_and_none_stacks_nothing(cancer):
     model = MLPClassifier((8,), max_iter=20, precision="float64", random_state=0)
     grid = {"alpha": [1e-4, 1e-3, 1e-2]}
     reference = sklearn_search.GridSearchCV(model, grid, cv=3, scoring=n_iter).fit(X, y)
-    for pack_size, stacked_fits in ((2, 9), (4, 9), (None, 0)):
+    for pack_size, stacked_fits in ((2, 8), (3, 9), (None, 0)):  # (packs of 2: the ninth fit trains alone)
         stacked = GridSearchCV(model, grid, cv=3, scoring=n_iter, pack_size=pack_size).fit(X, y)
         assert_same_results(stacked, reference)
         assert stacked.n_stacked_fits_ == stacked_fits
@@ -178,12 +178,64 @@ def test_pack_size_is_validated(cancer):
         GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}, pack_size=0).fit(*cancer)
 
 
-def test_a_network_larger_than_the_memory_budget_is_refused(cancer, monkeypatch):
+def test_networks_over_the_memory_budget_train_on_their_own(cancer, monkeypatch):
+    X, y = cancer
+    model = MLPClassifier((8,), max_iter=5, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-3]}
     monkeypatch.setattr(_packing, "CPU_PACK_BYTES", 1000)
-    search = GridSearchCV(MLPClassifier((8,), max_iter=5), {"alpha": [1e-4, 1e-3]}, cv=2)
-    with pytest.raises(MemoryError, match="pack_size"):
-        search.fit(*cancer)
+    stacked = GridSearchCV(model, grid, cv=2, scoring=n_iter).fit(X, y)
+    assert_same_results(stacked, sklearn_search.GridSearchCV(model, grid, cv=2, scoring=n_iter).fit(X, y))
+    assert stacked.n_stacked_fits_ == 0
+    # a pack size that the device's free memory cannot hold is refused, naming the parameter
+    monkeypatch.setattr(_packing, "free_memory", lambda device: 1000)
+    with pytest.raises(MemoryError, match="pack_size=2"):
+        GridSearchCV(model, grid, cv=2, pack_size=2).fit(X, y)
     assert not _shelf._SHELVED
+
+
+def test_a_splitter_that_draws_gives_the_loop_and_the_packs_the_same_splits(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    model = MLPClassifier((8,), max_iter=20, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-1]}
+    stacked = GridSearchCV(model, grid, cv=KFold(3, shuffle=True, random_state=np.random.RandomState(0)),
+                           scoring=n_iter).fit(X, y)
+    reference = sklearn_search.GridSearchCV(model, grid, cv=KFold(3, shuffle=True,
+                                                                  random_state=np.random.RandomState(0)),
+                                            scoring=n_iter).fit(X, y)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 6
+    drawn = GridSearchCV(model, grid, cv=ShuffleSplit(3, test_size=0.3), scoring=n_iter).fit(X, y)
+    assert drawn.n_stacked_fits_ == 6  # (each fit the loop asked for was one the packs trained)
+    pairs = list(KFold(3).split(X))
+    assert GridSearchCV(model, grid, cv=iter(pairs), scoring=n_iter).fit(X, y).n_stacked_fits_ == 6
+
+
+def test_the_grids_objects_stay_as_given(cancer):
+    X, y = cancer
+    model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=10, precision="float64"))
+    scaler, random_state = StandardScaler(), np.random.RandomState(0)
+    before = random_state.get_state()[1].copy()
+    grid = {"standardscaler": [scaler, MinMaxScaler()], "mlpclassifier__random_state": [random_state],
+            "mlpclassifier__alpha": [1e-4, 1e-1]}
+    stacked = GridSearchCV(model, grid, cv=3, scoring="neg_log_loss").fit(X, y)
+    reference = sklearn_search.GridSearchCV(model, grid, cv=3, scoring="neg_log_loss").fit(X, y)
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 12
+    assert not hasattr(scaler, "mean_") and np.array_equal(random_state.get_state()[1], before)
+
+
+@pytest.mark.skipif(not hasattr(MLPClassifier(), "set_callbacks"), reason="scikit-learn < 1.9 has no callbacks")
+def test_scikit_learns_callbacks_see_every_epoch(cancer):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = cancer
+    model = MLPClassifier((8,), max_iter=5, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-1]}
+    search = GridSearchCV(model.set_callbacks(ScoringMonitor(scoring="accuracy")), grid, cv=2).fit(X, y)
+    assert search.n_stacked_fits_ == 0  # (the callbacks report each fit's epochs: they train on their own)
+    reference = sklearn_search.GridSearchCV(model, grid, cv=2).fit(X, y)
+    assert_same_results(search, reference)
 
 
 @pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
