@@ -450,15 +450,19 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
     l2 = optimizer.per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
     l1 = optimizer.per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
     penalised = [name for name, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
+    # the epoch's batches, gathered at once: rows (index_select: 3x faster than X[index]), targets, weights
+    index = index.contiguous()
+    batches = X.index_select(0, index.flatten()).view(*index.shape, *X.shape[1:])
+    batch_targets = targets[index]
+    masks = valid.to(X.dtype) * torch.take(weights, index)
+    totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
     losses = []
     for step in range(index.shape[0]):
-        rows = index[step]
-        mask = valid[step].to(X.dtype) * torch.take(weights, rows)
         sizes = [member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
-        raw = network(X.index_select(0, rows.flatten()).view(*rows.shape, *X.shape[1:]), sizes)  # (3x X[rows])
-        target = targets[rows]
-        per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(mask.shape)
-        loss = (per_sample * mask).sum(1) / mask.sum(1).clamp_min(torch.finfo(mask.dtype).tiny)
+        raw = network(batches[step], sizes)
+        target = batch_targets[step]
+        per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(masks[step].shape)
+        loss = (per_sample * masks[step]).sum(1) / totals[step]
         loss.sum().backward()
         network.gather_gradients()
         with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
@@ -473,7 +477,7 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
         if per_batch:
             for k in per_batch:
                 if sizes[k]:
-                    batch = (X[rows[k, :sizes[k]]], target[k, :sizes[k]])
+                    batch = (batches[step, k, :sizes[k]], target[k, :sizes[k]])
                     members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
             optimizer.read_learning_rates()
     batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync
