@@ -37,6 +37,7 @@ from torch import nn
 
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, batch_bounds
+from skdeep._threads import BatchThreads, torch_threads
 from skdeep.modules import MLP, SklearnLoss
 
 #: the solvers whose optimizer the pack steps per member
@@ -371,24 +372,35 @@ def train_stacked(runs):
     optimizer.share_momentum()
     step_dtype = _adam_step_dtype(first)
     active = list(range(len(members)))
-    for _ in range(max(run.plan.epochs for run in runs)):
-        _run_epoch([members[k] for k in active], network, optimizer, criterion, X, targets, weights)
-        left = [k for k in active if members[k].stopped or members[k].error is not None
-                or len(members[k].run.net.history) - members[k].run.epochs_before >= members[k].run.plan.epochs]
-        if not left:
-            continue
-        for position, k in enumerate(active):
-            if k in left:
-                _leave(members[k], optimizer.member_state(position, step_dtype))
-        network.release([members[k].run.net.module_ for k in left])
-        alive = torch.tensor([k not in left for k in active], device=X.device)
-        active = [k for k in active if k not in left]
-        if not active:
-            break
+    rows = len(runs) * first.plan.batch_size
+    with torch_threads(modules[0], rows):
+        threads = BatchThreads(modules[0], rows) if X.device.type == "cpu" else None
+        for _ in range(max(run.plan.epochs for run in runs)):
+            if not active:
+                break
+            active = _train_epoch(members, active, network, optimizer, criterion, (X, targets, weights),
+                                  None if threads is None or not threads.tuning else threads, step_dtype)
+    return [member.error for member in members]
+
+
+def _train_epoch(members, active, network, optimizer, criterion, data, threads, step_dtype):
+    """One epoch of the ``active`` members; the members that go on after it."""
+    _run_epoch([members[k] for k in active], network, optimizer, criterion, *data, threads)
+    left = [k for k in active if members[k].stopped or members[k].error is not None
+            or len(members[k].run.net.history) - members[k].run.epochs_before >= members[k].run.plan.epochs]
+    if not left:
+        return active
+    for position, k in enumerate(active):
+        if k in left:
+            _leave(members[k], optimizer.member_state(position, step_dtype))
+    network.release([members[k].run.net.module_ for k in left])
+    alive = torch.tensor([k not in left for k in active], device=network.flat.device)
+    active = [k for k in active if k not in left]
+    if active:
         network.keep(alive, [members[k].run.net.module_ for k in active])
         optimizer.keep(alive)
         optimizer.share_momentum()
-    return [member.error for member in members]
+    return active
 
 
 def _adam_step_dtype(run):
@@ -436,32 +448,54 @@ def _epoch_indices(members, batch_size, device):
     return index.view(shape).transpose(0, 1).to(device), valid.view(shape).transpose(0, 1).to(device)
 
 
-def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
-    """One epoch of every member of the pack, its records written and its callbacks notified."""
+def _run_epoch(members, network, optimizer, criterion, X, targets, weights, threads):
+    """One epoch of every member of the pack, its records written and its callbacks notified.
+
+    ``threads`` (a :class:`skdeep._threads.BatchThreads`, or None) runs each
+    step on the threads that are faster now, as it does a fit's.
+    """
     batch_size = members[0].run.plan.batch_size
     for member in members:
         member.run.net.notify("on_epoch_begin", dataset_train=member.run.train_data,
                               dataset_valid=_validation_set(member.run))
     optimizer.read_learning_rates()
     index, valid = _epoch_indices(members, batch_size, X.device)
-    n_steps = [len(member.batch_sizes) for member in members]
     per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
     penalties = [member.run.net.penalty for member in members]
-    l2 = optimizer.per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
-    l1 = optimizer.per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
-    penalised = [name for name, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
     # the epoch's batches, gathered at once: rows (index_select: 3x faster than X[index]), targets, weights
     index = index.contiguous()
     batches = X.index_select(0, index.flatten()).view(*index.shape, *X.shape[1:])
     batch_targets = targets[index]
     masks = valid.to(X.dtype) * torch.take(weights, index)
     totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
+    steps = _steps(members, network, optimizer, criterion, batches, batch_targets, masks, totals, penalties)
+    if threads is not None:  # (on the CPU share or on one thread, whichever is faster now)
+        steps = threads.steps(steps)
     losses = []
-    for step in range(index.shape[0]):
+    for step, ((rows, target), loss) in enumerate(steps):
+        losses.append(loss.detach())
+        if per_batch:
+            for k in per_batch:
+                size = members[k].batch_sizes[step] if step < len(members[k].batch_sizes) else 0
+                if size:
+                    batch = (rows[k, :size], target[k, :size])
+                    members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
+            optimizer.read_learning_rates()
+    batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync
+    for k, member in enumerate(members):
+        _end_epoch(member, batch_losses[: len(member.batch_sizes), k].tolist())
+
+
+def _steps(members, network, optimizer, criterion, batches, targets, masks, totals, penalties):
+    """Train the pack on each step's batches; yield each step's ``(batches, targets)`` and the members' losses."""
+    l2 = optimizer.per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
+    l1 = optimizer.per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
+    penalised = [name for name, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
+    n_steps = [len(member.batch_sizes) for member in members]
+    for step in range(batches.shape[0]):
         sizes = [member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
         raw = network(batches[step], sizes)
-        target = batch_targets[step]
-        per_sample = criterion.per_sample(raw.flatten(0, 1), target.flatten(0, 1)).view(masks[step].shape)
+        per_sample = criterion.per_sample(raw.flatten(0, 1), targets[step].flatten(0, 1)).view(masks[step].shape)
         loss = (per_sample * masks[step]).sum(1) / totals[step]
         loss.sum().backward()
         network.gather_gradients()
@@ -471,18 +505,9 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights):
             if "l1" in penalised:
                 network.grad.addcmul_(l1, network.flat.sign())
         full = all(count > step for count in n_steps)
-        optimizer.step(None if full else torch.tensor([count > step for count in n_steps], device=X.device))
+        optimizer.step(None if full else torch.tensor([count > step for count in n_steps], device=loss.device))
         network.sync()
-        losses.append(loss.detach())
-        if per_batch:
-            for k in per_batch:
-                if sizes[k]:
-                    batch = (batches[step, k, :sizes[k]], target[k, :sizes[k]])
-                    members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
-            optimizer.read_learning_rates()
-    batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync
-    for k, member in enumerate(members):
-        _end_epoch(member, batch_losses[: len(member.batch_sizes), k].tolist())
+        yield (batches[step], targets[step]), loss
 
 
 def _validation_set(run):

@@ -8,6 +8,7 @@ a stacked fit must be the fit scikit-learn's loop would train on its own.
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy.stats import loguniform
 from sklearn import model_selection as sklearn_search
 from sklearn.compose import ColumnTransformer
@@ -171,6 +172,20 @@ def test_pack_size_splits_the_packs_and_none_stacks_nothing(cancer):
         stacked = GridSearchCV(model, grid, cv=3, scoring=n_iter, pack_size=pack_size).fit(X, y)
         assert_same_results(stacked, reference)
         assert stacked.n_stacked_fits_ == stacked_fits
+
+
+def test_packs_leave_torchs_thread_count_as_the_caller_set_it(cancer):
+    X, y = cancer
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        search = GridSearchCV(MLPClassifier((8,), max_iter=5, random_state=0), {"alpha": [1e-4, 1e-3]}, cv=2)
+        search.fit(X, y)
+        assert search.n_stacked_fits_ == 4 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    search.fit(X, y)
+    assert torch.get_num_threads() == before
 
 
 def test_pack_size_is_validated(cancer):
