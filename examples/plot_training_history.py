@@ -6,7 +6,7 @@ Training curves and scikit-learn's displays
 per epoch, for an estimator, a Pipeline ending in one, or a search's best
 estimator. scikit-learn's own displays (confusion matrix, learning curve,
 validation curve) take skdeep estimators as they are.
-Needs matplotlib (``pip install scikit-deep[plot]``).
+Needs matplotlib (``pip install -c constraints.txt -e ".[plot]"`` in skdeep's clone).
 """
 
 # %%

@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skdeep
 
-try:  # matplotlib is optional (pip install scikit-deep[plot]): without it, no figure at the end
+try:  # matplotlib is optional (pip install -c constraints.txt -e ".[plot]"): without it, no figure at the end
     import matplotlib.pyplot as plt
 except ImportError:
     plt = None

@@ -23,7 +23,7 @@ class TrainingHistoryDisplay:
 
     Build it with :meth:`from_estimator`; the constructor takes a history as
     stored in ``history_``. matplotlib must be installed
-    (``pip install scikit-deep[plot]``).
+    (from skdeep's clone: ``pip install -c constraints.txt -e ".[plot]"``).
 
     Parameters
     ----------

@@ -40,7 +40,8 @@ try:
     )
     from skl2onnx.common.utils_classifier import get_label_classes
 except ImportError as error:
-    raise ImportError(f"skdeep.onnx needs onnx and skl2onnx (pip install scikit-deep[onnx]): {error}") from error
+    raise ImportError("skdeep.onnx needs onnx and skl2onnx (in skdeep's clone: "
+                      f"pip install -c constraints.txt -e '.[onnx]'): {error}") from error
 
 from skdeep._cnn import CNNClassifier, CNNRegressor
 from skdeep._mlp import MLPClassifier, MLPRegressor
