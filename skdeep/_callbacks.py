@@ -350,7 +350,9 @@ class ConvergenceMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         progress = self.progress
         self.n_iter += 1
-        loss = epoch_row(net.history)["train_loss"] + self.penalty.value(net.penalised_weights)
+        known = getattr(net, "penalty_at_weights", None)  # (a stacked pack computes all its members' at once)
+        loss = epoch_row(net.history)["train_loss"] + (self.penalty.value(net.penalised_weights) if known is None
+                                                        else known)
         progress.loss_curve.append(loss)
         epoch_row(net.history)["loss"] = loss
         if self.verbose:

@@ -68,6 +68,44 @@ class WeightPenalty:
             total += 0.5 * self.l2 * float(torch.dot(weights, weights))
         return total / self.batch_weight
 
+    @staticmethod
+    @torch.no_grad()
+    def stacked_values(penalties, rows, is_weight):
+        """The value of each of ``penalties`` at its row of ``rows``: :meth:`value` of many networks at once.
+
+        Parameters
+        ----------
+        penalties : list of WeightPenalty
+            One per row.
+        rows : torch.Tensor of shape (n_networks, n_parameters)
+            Each network's parameters in a row (a stacked search's pack).
+        is_weight : torch.Tensor of shape (n_parameters,)
+            1.0 where a parameter belongs to a weight matrix, 0.0 elsewhere.
+
+        Returns
+        -------
+        values : list of float
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skdeep._penalty import WeightPenalty
+        >>> rows = torch.tensor([[-2.0, -2.0, 5.0], [1.0, 1.0, 5.0]])  # two weights and a bias per row
+        >>> penalties = [WeightPenalty(l1=0.5, l2=1.0, batch_weight=4.0), WeightPenalty()]
+        >>> WeightPenalty.stacked_values(penalties, rows, torch.tensor([1.0, 1.0, 0.0]))
+        [1.5, 0.0]
+        """
+        def per_row(values):
+            return torch.tensor(values, dtype=torch.float64, device=rows.device)
+
+        rows = rows.double() * is_weight
+        total = torch.zeros(rows.shape[0], dtype=torch.float64, device=rows.device)
+        if any(penalty.l1 for penalty in penalties):
+            total += per_row([penalty.l1 for penalty in penalties]) * rows.abs().sum(1)
+        if any(penalty.l2 for penalty in penalties):
+            total += 0.5 * per_row([penalty.l2 for penalty in penalties]) * rows.square().sum(1)
+        return (total / per_row([penalty.batch_weight for penalty in penalties])).tolist()
+
     def loss_term(self, weights):
         """The penalty as a differentiable tensor, to add to a loss."""
         term = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum() for w in weights)

@@ -37,6 +37,7 @@ from torch import nn
 
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, batch_bounds
+from skdeep._penalty import WeightPenalty
 from skdeep._threads import BatchThreads, torch_threads
 from skdeep.modules import MLP, SklearnLoss
 
@@ -482,8 +483,11 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights, thre
                     members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
             optimizer.read_learning_rates()
     batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync
+    penalty_values = WeightPenalty.stacked_values(penalties, network.flat, network.is_weight)
     for k, member in enumerate(members):
+        member.run.net.penalty_at_weights = penalty_values[k]
         _end_epoch(member, batch_losses[: len(member.batch_sizes), k].tolist())
+        member.run.net.penalty_at_weights = None
 
 
 def _steps(members, network, optimizer, criterion, batches, targets, masks, totals, penalties):
