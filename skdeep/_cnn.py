@@ -30,6 +30,17 @@ class _CNNArchitecture:
     _parameter_docs = CNN_HEAD_PARAMETERS
 
     def _module_input_shape(self):
+        """Shape of one sample in the batches the module gets: as the fit read it from the parameters.
+
+        ``input_shape`` and ``data_format`` take effect at the next fit, as
+        every parameter does; a model saved before the fitted shape was kept
+        reads them.
+        """
+        fitted = getattr(self, "_module_input_shape_", None)
+        return self._input_shape_of_parameters() if fitted is None else tuple(fitted)
+
+    def _input_shape_of_parameters(self):
+        """The shape of one sample that ``input_shape`` and ``data_format`` give, checked against X's at fit."""
         channels_last = self.data_format == "channels_last"
         if self.input_shape is not None:
             shape = tuple(self.input_shape)
@@ -65,7 +76,7 @@ class _CNNArchitecture:
         return seen + (1,) if channels_last else (1,) + seen
 
     def _build_module(self, n_features, n_outputs, device, random_state):
-        input_shape = self._module_input_shape()
+        input_shape = self._module_input_shape_ = self._input_shape_of_parameters()
         n_dims = len(input_shape) - 1  # spatial dimensions
         return CNN(
             input_shape,

@@ -1,5 +1,7 @@
 """CNNClassifier / CNNRegressor: accuracy, input layouts, shape rules."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +145,15 @@ def test_lbfgs_trains_a_channels_last_cnn_in_the_contiguous_layout(digits):
     clf = CNNClassifier(solver="lbfgs", memory_format="channels_last", **SMALL).fit(images[:300, None], y[:300])
     assert all(p.is_contiguous() for p in clf.module_.parameters())
     assert clf.n_iter_ > 0
+
+
+@pytest.mark.parametrize("changed", [dict(data_format="channels_last"), dict(input_shape=(2, 2, 2))])
+def test_predictions_read_samples_as_the_fit_did_whatever_set_params_changes(changed, digits):
+    X, y = digits
+    X_flat = X.reshape(len(X), -1)[:300]
+    cnn = CNNClassifier(conv_filters=(4,), hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X_flat, y[:300])
+    expected = cnn.predict_proba(X_flat)
+    cnn.set_params(**changed)  # (takes effect at the next fit, as any parameter)
+    np.testing.assert_array_equal(cnn.predict_proba(X_flat), expected)
+    reloaded = pickle.loads(pickle.dumps(cnn))
+    np.testing.assert_array_equal(reloaded.predict_proba(X_flat), expected)
