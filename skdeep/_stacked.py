@@ -20,7 +20,10 @@ the divergence check), all built by the estimator's own ``fit`` code.
 - after each epoch every member's net records the epoch and notifies its own
   callbacks: the members' parameters (and SGD's momentum buffers) are views
   of the stacked tensors, so scikit-learn's stopping rule, the schedules and
-  the early-stopping score run on each member as in its own fit;
+  the early-stopping score run on each member as in its own fit (the pack
+  computes all members' penalty values at once, for their stopping rules);
+- the steps run on the threads that :class:`skdeep._threads.BatchThreads`
+  finds faster, as a fit's do;
 - a member that stops leaves the pack, its weights copied out; one that
   fails (its loss diverged) leaves it too, unrecorded.
 

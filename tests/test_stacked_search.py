@@ -188,6 +188,23 @@ def test_packs_leave_torchs_thread_count_as_the_caller_set_it(cancer):
     assert torch.get_num_threads() == before
 
 
+def test_an_interrupted_search_leaves_the_search_and_the_shelf_as_they_were(cancer):
+    X, y = cancer
+    calls = []
+
+    def interrupting(estimator, X, y):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    cv = KFold(2)
+    search = GridSearchCV(MLPClassifier((8,), max_iter=5, random_state=0), {"alpha": [1e-4, 1e-3]}, cv=cv,
+                          scoring=interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert calls and search.cv is cv and not _shelf._SHELVED and not _shelf._OPEN_SHELVES[0]
+    assert search.set_params(scoring="accuracy").fit(X, y).n_stacked_fits_ == 4
+
+
 def test_pack_size_is_validated(cancer):
     with pytest.raises(InvalidParameterError, match="pack_size"):
         GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}, pack_size=0).fit(*cancer)
