@@ -8,9 +8,11 @@ cores (a second notebook, a test run, a documentation build), torch's OpenMP
 workers spin waiting for each other, and a step on two threads took up to
 35 times as long as on one. So a training call on the CPU times its batches
 (:class:`BatchThreads`): the first ones in turns on the CPU share and on one
-thread, then on the faster, looking again when batches slow down and, on one
-thread, from time to time. Predictions use what the module's last training
-found. torch's thread setting is the caller's again after each call.
+thread, then on the faster, looking again when batches on the share slow
+down. A finding of one thread holds for the whole process
+(:class:`OneThreadFinding`) until it is due for another look. Predictions
+use what the module's last training found. torch's thread setting is the
+caller's again after each call.
 
 A thread count the user chose is never second-guessed by timing: with
 ``OMP_NUM_THREADS`` set (as joblib's and loky's workers have it, to their
@@ -23,6 +25,7 @@ kernels' sums).
 
 import os
 import statistics
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -162,23 +165,91 @@ def threads_chosen_by_user():
     return "OMP_NUM_THREADS" in os.environ or current != _THREADS_AT_IMPORT
 
 
+class OneThreadFinding:
+    """The process's standing finding that one thread trains faster than the CPU share, which all its fits share.
+
+    Another program's threads compete for the machine's cores, not for one
+    fit's: a fit that starts while a finding stands trains on one thread at
+    once, without paying for a look of its own (beside another program, a
+    single batch on the CPU share took as long as 30 to 80 on one thread).
+    The CPU share is looked at again once the process has trained on one
+    thread :attr:`RELOOK` times as long as the last look at it cost, so the
+    looks cost at most about a tenth of the training time, and a machine that
+    has gone quiet is found again.
+
+    Examples
+    --------
+    >>> from skdeep._threads import OneThreadFinding
+    >>> finding = OneThreadFinding()
+    >>> finding.look_due()
+    True
+    >>> finding.stand(look_seconds=0.2)
+    >>> finding.ran_on_one_thread(1.0)
+    >>> finding.look_due()
+    False
+    >>> finding.ran_on_one_thread(1.0)
+    >>> finding.look_due()
+    True
+    """
+
+    RELOOK = 10
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.clear()
+
+    def stand(self, look_seconds):
+        """Record that a look found one thread faster, at a cost of ``look_seconds`` on the CPU share."""
+        with self._lock:
+            self.standing, self._look_seconds, self._one_thread_seconds = True, look_seconds, 0.0
+
+    def clear(self):
+        """Record that a look found the CPU share faster (or that none has been made)."""
+        with self._lock:
+            self.standing, self._look_seconds, self._one_thread_seconds = False, 0.0, 0.0
+
+    def ran_on_one_thread(self, seconds):
+        """Count ``seconds`` of training on one thread since the finding."""
+        with self._lock:
+            self._one_thread_seconds += seconds
+
+    def look_due(self):
+        """Whether a training call should look at the CPU share: no finding stands, or it is due for a look."""
+        with self._lock:
+            return not self.standing or self._one_thread_seconds >= self.RELOOK * self._look_seconds
+
+
+#: the CPU time of the calling thread: with one torch thread, a step's whole work runs on it
+thread_cpu_time = time.thread_time
+
+#: the process's finding, shared by all its training calls
+one_thread_finding = OneThreadFinding()
+
+
 class BatchThreads:
     """Run a training call's batches on the CPU share or on one thread, whichever is faster now.
 
-    A look at the two runs a block of batches on one thread, then a block on
-    the CPU share; the first batch of each block is not counted (it pays the
-    switch, and at the start of a fit one-time costs), the others are timed
-    per row, and the CPU share stays unless one thread's mean is lower by more
-    than :attr:`MARGIN` (timings on a busy machine are noisy, and on a quiet
-    one the share is the faster by a fifth or more). A batch on the CPU share
-    over :attr:`ABORT` times slower than one thread's mean ends the look at
-    once: beside another program, a batch on two threads can take 35 times
-    as long, and the look must not cost more than it saves. The choice is
-    looked at again when the last :attr:`WINDOW` batches ran :attr:`SLOWER`
-    times slower than it was timed (another program started) and, on one
-    thread, after :attr:`RECHECK` batches, a number that doubles each time
-    one thread stays faster (the other program may have ended). The choice is
-    kept for the module's predictions.
+    A look runs a block of batches on one thread, then a block on the CPU
+    share; the first batch of each block is not counted (it pays the switch,
+    and at the start of a fit one-time costs), the others are timed per row,
+    and the CPU share stays unless one thread's mean is lower by more than
+    :attr:`MARGIN` (timings on a busy machine are noisy, and on a quiet one
+    the share is the faster by a fifth or more). A batch on the CPU share over
+    :attr:`ABORT` times slower than one thread's mean ends the look at once:
+    beside another program, a batch on two threads can take 30 to 80 times as
+    long, and the look must not cost more than it saves. Nor is the share
+    tried where the block on one thread had less than :attr:`ONE_CORE` of a
+    core (its CPU time against its wall time): with no core to spare for one
+    thread, a second can only wait.
+
+    A look that finds one thread faster leaves a finding that the process's
+    other training calls share (:class:`OneThreadFinding`): they start on one
+    thread with no look, until the finding is due for another. On the CPU
+    share, a look starts again when the last :attr:`WINDOW` batches ran
+    :attr:`SLOWER` times slower than it was timed (another program started).
+    On one thread, slower batches are no reason to look: more contention
+    makes the share slower still. The choice is kept for the module's
+    predictions.
 
     Parameters
     ----------
@@ -201,20 +272,24 @@ class BatchThreads:
     ABORT = 2.0
     WINDOW = 8
     SLOWER = 1.5
-    RECHECK = 200
+    ONE_CORE = 0.8
 
     def __init__(self, module, rows):
         self.module = module
         share = threads_for(module, rows, measured=False)
         self.candidates = (share, 1) if share > 1 and not threads_chosen_by_user() else (share,)
         self.choice = min(share, _measured_threads.get(module, share))
-        self._recheck = self.RECHECK
-        self._since_choice = 0
         self._recent = []
         self._schedule = []  # (threads, whether timed) of the batches of a look in progress
         self._timings = {}
-        if self.tuning:
+        self._share_seconds = 0.0  # the look's time on the CPU share
+        if not self.tuning:
+            return
+        if one_thread_finding.look_due():
             self._start_look()
+        else:
+            self.choice = 1
+            _measured_threads[module] = 1
 
     @property
     def tuning(self):
@@ -228,43 +303,62 @@ class BatchThreads:
             threads = self._schedule[0][0] if self._schedule else self.choice
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), thread_cpu_time()
             try:
                 batch, step = next(steps)
             except StopIteration:
                 return
-            self._record(threads, (time.perf_counter() - start) / max(batch[0].shape[0], 1))
+            seconds, cpu_seconds = time.perf_counter() - start, thread_cpu_time() - start_cpu
+            self._record(threads, seconds, cpu_seconds, max(batch[0].shape[0], 1))
             yield batch, step
 
     def _start_look(self):
         share = self.candidates[0]
         self._schedule = [(1, False), *[(1, True)] * self.BLOCK, (share, False), *[(share, True)] * self.BLOCK]
         self._timings = {threads: [] for threads in self.candidates}
+        self._one_thread_seconds = self._one_thread_cpu_seconds = self._share_seconds = 0.0
         self._recent = []
 
-    def _record(self, threads, per_row):
+    def _record(self, threads, seconds, cpu_seconds, rows):
         if not self.tuning:
             return
+        per_row = seconds / rows
         if self._schedule:
-            _, timed = self._schedule.pop(0)
-            if timed:
-                self._timings[threads].append(per_row)
-            one = self._timings[1]
-            if threads != 1 and one and per_row > self.ABORT * statistics.fmean(one):
-                self._choose(1)
-            elif not self._schedule:
-                share = self.candidates[0]
-                faster = statistics.fmean(one) * (1 + self.MARGIN) < statistics.fmean(self._timings[share])
-                self._choose(1 if faster else share)
-            return
-        self._since_choice += 1
-        self._recent = [*self._recent[1 - self.WINDOW:], per_row]
-        slowed = len(self._recent) == self.WINDOW and statistics.fmean(self._recent) > self.SLOWER * self._reference
-        if slowed or (self.choice == 1 and self._since_choice >= self._recheck):
-            self._start_look()
+            self._record_look(threads, seconds, cpu_seconds, per_row)
+        elif self.choice == 1:
+            one_thread_finding.ran_on_one_thread(seconds)
+            if one_thread_finding.look_due():
+                self._start_look()
+        else:
+            self._recent = [*self._recent[1 - self.WINDOW:], per_row]
+            if len(self._recent) == self.WINDOW and statistics.fmean(self._recent) > self.SLOWER * self._reference:
+                self._start_look()
 
-    def _choose(self, choice):
-        self._recheck = self._recheck * 2 if choice == 1 and self.choice == 1 else self.RECHECK
+    def _record_look(self, threads, seconds, cpu_seconds, per_row):
+        _, timed = self._schedule.pop(0)
+        if timed:
+            self._timings[threads].append(per_row)
+        one = self._timings[1]
+        if threads == 1:
+            if timed:
+                self._one_thread_seconds += seconds
+                self._one_thread_cpu_seconds += cpu_seconds
+            if self._schedule[0][0] != 1 and self._one_thread_cpu_seconds < self.ONE_CORE * self._one_thread_seconds:
+                self._choose(1, look_seconds=self._one_thread_seconds)  # no core to spare for a second thread
+            return
+        self._share_seconds += seconds
+        if one and per_row > self.ABORT * statistics.fmean(one):
+            self._choose(1, look_seconds=self._share_seconds)
+        elif not self._schedule:
+            share = self.candidates[0]
+            faster = statistics.fmean(one) * (1 + self.MARGIN) < statistics.fmean(self._timings[share])
+            self._choose(1 if faster else share, look_seconds=self._share_seconds)
+
+    def _choose(self, choice, look_seconds):
         self.choice, self._reference = choice, statistics.fmean(self._timings[choice])
-        self._schedule, self._since_choice = [], 0
+        self._schedule = []
         _measured_threads[self.module] = choice
+        if choice == 1:
+            one_thread_finding.stand(look_seconds)
+        else:
+            one_thread_finding.clear()

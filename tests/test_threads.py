@@ -12,7 +12,7 @@ from torch import nn
 import skdeep._threads
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor
 from skdeep._net import SkdeepNet
-from skdeep._threads import BatchThreads, dense_work, threads_for
+from skdeep._threads import BatchThreads, dense_work, one_thread_finding, threads_for
 from skdeep.modules import CNN, MLP, EmbeddingMLP
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -149,25 +149,49 @@ def test_seeded_fits_in_threads_equal_sequential_ones(iris):
 timed = pytest.mark.timed
 
 
-def steps_timed_by_threads(seconds, n_batches, seen):
-    """Stand-in training steps, each taking ``seconds[threads]`` for torch's thread count as it runs."""
+class CPUClock:
+    """A stand-in for the thread's CPU clock: the stand-in steps advance it by the CPU time they are given."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self):
+        return self.seconds
+
+
+def steps_timed_by_threads(seconds, n_batches, seen, clock, core=1.0):
+    """Stand-in training steps, each taking ``seconds[threads]`` for torch's thread count as it runs.
+
+    On one thread, a step has ``core`` of a core: its CPU time is that share of its wall time.
+    """
     for _ in range(n_batches):
-        seen.append(torch.get_num_threads())
-        time.sleep(seconds[torch.get_num_threads()])
+        threads = torch.get_num_threads()
+        seen.append(threads)
+        start = time.perf_counter()
+        time.sleep(seconds[threads])
+        clock.seconds += (time.perf_counter() - start) * (core if threads == 1 else 1.0)
         yield (torch.zeros(10, 3), None), {}
 
 
 @pytest.fixture
 def share_of_two(two_torch_threads, monkeypatch):
-    """Two CPUs, and torch's thread count as skdeep found it (none chosen by the user)."""
+    """Two CPUs, torch's thread count as skdeep found it (none chosen by the user), no finding yet.
+
+    A step's CPU time is as the stand-in steps say (sleeping takes none).
+    """
     monkeypatch.setattr(skdeep._threads, "cpu_share", lambda: 2)
     monkeypatch.setattr(skdeep._threads, "_THREADS_AT_IMPORT", 2)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    clock = CPUClock()
+    monkeypatch.setattr(skdeep._threads, "thread_cpu_time", clock)
+    one_thread_finding.clear()
+    yield clock
+    one_thread_finding.clear()
 
 
-def run_batches(batch_threads, seconds, n_batches):
+def run_batches(batch_threads, seconds, n_batches, clock, core=1.0):
     seen = []
-    for _ in batch_threads.steps(steps_timed_by_threads(seconds, n_batches, seen)):
+    for _ in batch_threads.steps(steps_timed_by_threads(seconds, n_batches, seen, clock, core)):
         pass
     return seen
 
@@ -179,7 +203,7 @@ QUIET = {2: 0.01, 1: 0.018}
 @timed
 def test_one_thread_is_kept_when_the_cpu_share_runs_slower(share_of_two):
     batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
-    seen = run_batches(batch_threads, BUSY, 12)
+    seen = run_batches(batch_threads, BUSY, 12, share_of_two)
     assert seen[:6] == [1] * 5 + [2]  # one thread's block, then the share's, cut short by its first batch
     assert set(seen[6:]) == {1} and batch_threads.choice == 1
 
@@ -187,28 +211,48 @@ def test_one_thread_is_kept_when_the_cpu_share_runs_slower(share_of_two):
 @timed
 def test_the_cpu_share_is_kept_on_a_quiet_machine(share_of_two):
     batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
-    seen = run_batches(batch_threads, QUIET, 14)
+    seen = run_batches(batch_threads, QUIET, 14, share_of_two)
     assert seen[:10] == [1] * 5 + [2] * 5 and set(seen[10:]) == {2} and batch_threads.choice == 2
+    assert not one_thread_finding.standing
+
+
+@timed
+def test_the_share_is_not_tried_when_one_thread_has_no_whole_core(share_of_two):
+    # a step on one thread that gets half a core's time: no core is free for a second thread
+    batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
+    seen = run_batches(batch_threads, BUSY, 10, share_of_two, core=0.5)
+    assert seen == [1] * 10 and batch_threads.choice == 1 and one_thread_finding.standing
 
 
 @timed
 def test_batches_that_slow_down_reopen_the_choice(share_of_two):
     batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
-    run_batches(batch_threads, QUIET, 12)
-    seen = run_batches(batch_threads, BUSY, 16)  # another program starts
+    run_batches(batch_threads, QUIET, 12, share_of_two)
+    seen = run_batches(batch_threads, BUSY, 16, share_of_two)  # another program starts
     assert batch_threads.choice == 1 and seen[-1] == 1
     last_on_two = len(seen) - seen[::-1].index(2)
     assert last_on_two <= BatchThreads.WINDOW + BatchThreads.BLOCK + 2  # a window, then one look
 
 
 @timed
-def test_one_thread_looks_at_the_cpu_share_again_from_time_to_time(share_of_two, monkeypatch):
-    monkeypatch.setattr(BatchThreads, "RECHECK", 4)
+def test_a_finding_of_one_thread_spares_the_next_fits_their_look(share_of_two):
+    run_batches(BatchThreads(CNN((1, 8, 8), 10), rows=10), BUSY, 8, share_of_two)
+    assert one_thread_finding.standing
+    another_network = BatchThreads(MLP(64, 10, (512, 512)), rows=200)
+    assert another_network.choice == 1
+    assert run_batches(another_network, BUSY, 10, share_of_two) == [1] * 10  # no look of its own
+
+
+@timed
+def test_one_thread_looks_at_the_cpu_share_again_once_due(share_of_two):
     batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
-    run_batches(batch_threads, BUSY, 6)
-    assert batch_threads.choice == 1
-    run_batches(batch_threads, QUIET, 20)  # the other program has ended
-    assert batch_threads.choice == 2
+    run_batches(batch_threads, BUSY, 6, share_of_two)  # the look cost one batch on the share: 0.03 s
+    assert batch_threads.choice == 1 and not one_thread_finding.look_due()
+    # the other program has ended: a look is due after ten times the look's cost on one thread,
+    # 0.3 s, 17 batches of 0.018 s
+    seen = run_batches(batch_threads, QUIET, 30, share_of_two)
+    assert seen[:17] == [1] * 17 and 2 in seen[17:24] and batch_threads.choice == 2
+    assert not one_thread_finding.standing
 
 
 @timed
@@ -218,8 +262,11 @@ def test_a_cnn_fit_trains_and_predicts_on_one_thread_while_two_run_slower(share_
 
     def step_slowed_on_two_threads(self, batch, **fit_params):
         stepped.append(torch.get_num_threads())
+        start = time.perf_counter()
         time.sleep(BUSY[torch.get_num_threads()])
-        return train_step(self, batch, **fit_params)
+        step = train_step(self, batch, **fit_params)
+        share_of_two.seconds += time.perf_counter() - start  # (a whole core's time)
+        return step
 
     monkeypatch.setattr(SkdeepNet, "train_step", step_slowed_on_two_threads)
     X, y = load_digits(return_X_y=True)
@@ -227,8 +274,8 @@ def test_a_cnn_fit_trains_and_predicts_on_one_thread_while_two_run_slower(share_
     clf.fit(X[:200], y[:200])
     in_prediction = _record_threads(monkeypatch, "evaluation_step")
     clf.predict(X[:50])
-    # (a step that a busy test machine delays may reopen the choice for a turn)
-    assert stepped[3:].count(1) >= 0.8 * len(stepped[3:]) and in_prediction == [1]
+    # one thread's block, the share's cut short by its first batch, then one thread
+    assert stepped == [1] * 5 + [2] + [1] * (len(stepped) - 6) and in_prediction == [1]
     assert torch.get_num_threads() == 2  # the caller's setting is back
 
 

@@ -1,8 +1,12 @@
 """CPU fits beside another torch program: skdeep's choice of threads against the same fit held to one thread."""
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -10,6 +14,7 @@ from baselines import digits_data
 from harness import Case, child_script, interleaved_times, medians
 
 ROUNDS = 3
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def digits_fits():
@@ -48,20 +53,54 @@ def thread_rows(setting):
     return rows
 
 
-def case_contention(device):
-    """The fits beside another torch program with its default threads, then on the quiet machine."""
+@contextmanager
+def another_torch_program():
+    """Another torch program, with its default threads, training on the same cores while the block runs."""
     program = subprocess.Popen([sys.executable, child_script("torch_program")])
     try:
         time.sleep(2.0)  # (its import and first steps)
-        rows = thread_rows("beside another torch program")
+        yield
     finally:
         program.kill()
         program.wait()
+
+
+def case_contention(device):
+    """The fits beside another torch program with its default threads, then on the quiet machine."""
+    with another_torch_program():
+        rows = thread_rows("beside another torch program")
     rows += thread_rows("quiet")
     return (f"CPU fits beside another torch program: skdeep's threads against one thread ({ROUNDS} interleaved "
             "rounds, medians; digits, 1,797 images)",
             ["machine", "fit", "skdeep", "held to one thread", "skdeep / one thread"], rows)
 
 
+def build_docs():
+    """Build the documentation with its gallery from a fresh copy of ``docs`` and ``examples``: every example runs."""
+    built = shutil.ignore_patterns("_build", "auto_examples", "generated", "sg_execution_times.rst")
+    with tempfile.TemporaryDirectory() as copy:
+        for folder in ("docs", "examples"):
+            shutil.copytree(ROOT / folder, Path(copy) / folder, ignore=built)
+        subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "docs", "html"], cwd=copy, check=True,
+                       capture_output=True)
+
+
+def case_docs_contention(device):
+    """The documentation build with its gallery, beside another torch program and quiet, in turns."""
+    def beside_another_program():
+        with another_torch_program():
+            build_docs()
+
+    times = medians(interleaved_times({"beside another torch program": beside_another_program, "quiet": build_docs},
+                                      rounds=ROUNDS))
+    busy, quiet = times["beside another torch program"], times["quiet"]
+    return (f"The documentation build with its gallery (sphinx-build; {ROUNDS} interleaved rounds, medians)",
+            ["beside another torch program", "quiet", "beside another / quiet"],
+            [[f"{busy:.0f} s", f"{quiet:.0f} s", f"{busy / quiet:.2f}x"]])
+
+
 CASES = {"contention": Case(case_contention, "digits CNN and (256, 256) MLP beside another torch program, and quiet",
-                            ("cpu",))}
+                            ("cpu",)),
+         "docs_contention": Case(case_docs_contention,
+                                 "the docs build with its gallery beside another torch program, and quiet (docs extra)",
+                                 ())}
