@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["SKDEEP_DOCS_BUILD"] = "1"  # examples leave out wall times, which a docs build distorts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (gallery_order)
 
 import skdeep  # noqa: E402
 
@@ -70,7 +71,11 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r".*\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.GalleryOrder",
+    # the build machine's run times say nothing about the examples (other
+    # programs, other examples beside them): no times on the pages, no page of them
+    "min_reported_time": float("inf"),
+    "write_computation_times": False,
     "download_all_examples": False,
     "remove_config_comments": True,
     "backreferences_dir": "generated/backreferences",

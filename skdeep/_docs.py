@@ -386,8 +386,10 @@ n_outputs_ : int
 out_activation_ : str
     Output non-linearity: "softmax", "logistic", "identity" or "exp".
 
-net_ : skdeep._net.SkdeepNet
-    The trained skorch net.
+net_ : skorch.NeuralNet
+    The trained skorch net (of a subclass of skorch's ``NeuralNet`` that
+    trains as scikit-learn's MLP does): its ``history``, ``module_``,
+    ``optimizer_`` and ``callbacks_`` are skorch's.
 
 module_ : torch.nn.Module
     The trained PyTorch module (``net_.module_``).

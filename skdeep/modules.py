@@ -92,9 +92,9 @@ class MLP(nn.Module):
 
     Each hidden block is ``Linear -> [BatchNorm1d] -> activation ->
     [Dropout]``. Input samples of any shape are flattened first, as Keras'
-    ``Flatten`` does, and a sparse 2-D batch is multiplied sparsely by the first
-    layer. The output is the raw score (logits); the loss applies the output
-    non-linearity.
+    ``Flatten`` does, and with ``sparse_input`` a sparse 2-D batch is
+    multiplied sparsely by the first layer. The output is the raw score
+    (logits); the loss applies the output non-linearity.
 
     Parameters
     ----------
@@ -110,6 +110,10 @@ class MLP(nn.Module):
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
         Whether to add batch normalisation before each hidden activation.
+    sparse_input : bool, default=True
+        Whether the first layer is a :class:`SparseLinear`, which also takes
+        sparse batches; a network whose input is always dense (a CNN's head,
+        the layers after embeddings) has a plain :class:`torch.nn.Linear`.
 
     Examples
     --------
@@ -128,12 +132,14 @@ class MLP(nn.Module):
         activation="relu",
         dropout=0.0,
         batch_norm=False,
+        sparse_input=True,
     ):
         super().__init__()
         widths = [n_features, *hidden_layer_sizes]
+        first_cls = SparseLinear if sparse_input else nn.Linear
         layers = []
         for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            linear = SparseLinear(n_in, n_out) if index == 0 else nn.Linear(n_in, n_out)
+            linear = first_cls(n_in, n_out) if index == 0 else nn.Linear(n_in, n_out)
             layers.append(linear)
             if batch_norm:
                 layers.append(nn.BatchNorm1d(n_out))
@@ -141,7 +147,7 @@ class MLP(nn.Module):
             # an identity in its place without dropout: the layers keep their indices, so a warm
             # start may switch dropout on or off
             layers.append(nn.Dropout(dropout) if dropout else nn.Identity())
-        output_cls = SparseLinear if not hidden_layer_sizes else nn.Linear
+        output_cls = first_cls if not hidden_layer_sizes else nn.Linear
         layers.append(output_cls(widths[-1], n_outputs))
         self.layers = nn.Sequential(*layers)
         for linear in self.linear_layers:
@@ -192,7 +198,7 @@ class EmbeddingMLP(nn.Module):
         self.n_numeric = n_numeric
         self.embeddings = nn.ModuleList(nn.Embedding(cardinality, dim) for cardinality, dim in embeddings)
         width = n_numeric + sum(dim for _, dim in embeddings)
-        self.mlp = MLP(width, n_outputs, **mlp_params)
+        self.mlp = MLP(width, n_outputs, **mlp_params, sparse_input=False)
 
     def forward(self, x):
         codes = x[:, self.n_numeric:].long()
@@ -300,7 +306,7 @@ class CNN(nn.Module):
             channels = filters
         self.features = nn.Sequential(*blocks)
         self.head = MLP(int(channels * np.prod(sides)), n_outputs, hidden_layer_sizes,
-                        activation, dropout, batch_norm)
+                        activation, dropout, batch_norm, sparse_input=False)
         # images only: torch has no channels-last layout for 1-D signals
         self.memory_format = _MEMORY_FORMATS[memory_format] if n_dims == 2 else torch.contiguous_format
         self.features.to(memory_format=self.memory_format)

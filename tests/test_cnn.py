@@ -72,6 +72,15 @@ def test_a_shape_that_does_not_fit_input_shape_shows_both(digits):
         clf.predict(images[:5].reshape(5, 2, 8, 4))
 
 
+def test_predict_takes_samples_of_the_fit_shape_or_flat_rows_and_nothing_else(digits):
+    images, y = digits
+    clf = CNNClassifier(**SMALL).fit(images[:50], y[:50])  # (n, 8, 8)
+    expected = clf.predict_proba(images[:5])
+    np.testing.assert_array_equal(clf.predict_proba(images[:5].reshape(5, 64)), expected)  # as behind a scaler
+    with pytest.raises(ValueError, match=r"shape \(1, 8, 8\).*fitted on samples of shape \(8, 8\)"):
+        clf.predict(images[:5, None])
+
+
 def test_images_smaller_than_the_pooling_stack_still_train():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 1, 3, 3))

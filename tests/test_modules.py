@@ -100,6 +100,15 @@ def test_batch_norm_comes_between_each_hidden_linear_layer_and_its_activation():
     assert kinds == [SparseLinear, *block, torch.nn.Linear, *block, torch.nn.Linear]
 
 
+@pytest.mark.parametrize("module", [CNN((1, 8, 8), 10), EmbeddingMLP(2, [(5, 3)], 1, hidden_layer_sizes=())],
+                         ids=["CNN head", "after embeddings"])
+def test_networks_whose_input_is_always_dense_have_no_sparse_layer(module):
+    # (printing the module shows what it is made of)
+    assert not any(isinstance(layer, SparseLinear) for layer in module.modules())
+    assert "SparseLinear" not in repr(module)
+    assert isinstance(MLP(4, 2, ()).layers[0], SparseLinear)  # a bare MLP takes sparse batches
+
+
 def test_sparse_linear_gives_a_sparse_batch_the_dense_gradients():
     dense = inputs(6, 9) * (inputs(6, 9, seed=1) > 0.5)
     gradients = []
