@@ -5,6 +5,7 @@ hits every one of them alike, and the tables give medians and ratios of medians.
 """
 
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -19,7 +20,7 @@ from typing import NamedTuple
 import torch
 
 CHILDREN = Path(__file__).resolve().parent / "children"
-MEDIAN_HEADER = ["system", "median", "vs scikit-learn", "middle half of the runs"]
+MEDIAN_HEADER = ["system", "median", "time vs scikit-learn", "middle half of the runs"]
 
 
 class Case(NamedTuple):
@@ -213,14 +214,27 @@ def run_cases(device, cases):
 
     Returns
     -------
-    str
-        A markdown document: its title, the machine, and every table.
+    dict
+        Case name -> its table: ``measured`` (the date, machine and versions), ``title``, ``header`` and
+        ``rows``, as :func:`record_results` stores them.
     """
-    title = "GPU" if device.type == "cuda" else "CPU"
-    sections = [f"# Benchmark tables: {title}\n", f"Measured {machine(device)}.\n"]
+    measured = machine(device)
+    print(f"Measured {measured}.\n", flush=True)
+    tables = {}
     for name, case in cases:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        section = markdown_table(*case.run(device))
-        print(section, flush=True)
-        sections.append(section)
-    return "\n".join(sections)
+        title, header, rows = case.run(device)
+        print(markdown_table(title, header, rows), flush=True)
+        tables[name] = {"measured": measured, "title": title, "header": header, "rows": rows}
+    return tables
+
+
+def record_results(path, device_type, tables):
+    """Store ``tables`` (from :func:`run_cases`) in the results file at ``path``, replacing those cases' last ones.
+
+    The file holds every case's last table, for each device type: ``{device type: {case name: table}}``. The
+    documentation's benchmark pages and every figure its prose quotes are read from it when the docs build.
+    """
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.setdefault(device_type, {}).update(tables)
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

@@ -5,9 +5,13 @@ processes, for cold starts), in turns, and each table gives the median of the
 interleaved runs and the ratio of medians: the machines are shared and noisy,
 and a slow spell hits every system alike.
 
-    python benchmarks/run.py                 # the CPU cases, tables to docs/benchmarks-cpu.md
-    python benchmarks/run.py tabular small   # some cases, printed only
-    python benchmarks/run.py --device cuda   # the GPU cases, tables to docs/benchmarks-cuda.md
+    python benchmarks/run.py                 # the CPU cases
+    python benchmarks/run.py tabular small   # some cases
+    python benchmarks/run.py --device cuda   # the GPU cases
+
+Each run prints its tables and stores them in benchmarks/results.json, in
+place of those cases' last ones: the documentation's benchmark pages, and
+every figure its prose quotes, are read from that file when the docs build.
 """
 
 import argparse
@@ -19,10 +23,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from cases import CASES
-from harness import run_cases
+from harness import record_results, run_cases
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def default_cases(device_type):
@@ -38,18 +42,19 @@ def cases_help():
 
 
 def argument_parser():
-    """The command line: the cases to run, the device, and where to write the tables."""
+    """The command line: the cases to run, the device, and where to store the tables."""
     parser = argparse.ArgumentParser(description=__doc__, epilog=cases_help(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*", help="the cases to run, listed below (default: the device's cases)")
     parser.add_argument("--device", default="cpu", help="the torch device to measure on (default: cpu)")
-    parser.add_argument("--output", type=Path, help="write the tables there (default: "
-                        "docs/benchmarks-<device type>.md when the device's default cases run, else print only)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the results file that stores the tables (default: benchmarks/results.json)")
+    parser.add_argument("--print-only", action="store_true", help="print the tables without storing them")
     return parser
 
 
 def main():
-    """Run the cases named on the command line, or the device's default ones, and write their tables."""
+    """Run the cases named on the command line, or the device's default ones, and store their tables."""
     parser = argument_parser()
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -60,11 +65,10 @@ def main():
     unknown = set(names) - set(CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}; choose from {list(CASES)}")
-    document = run_cases(device, [(name, CASES[name]) for name in names])
-    output = args.output or (DOCS / f"benchmarks-{device.type}.md" if names == defaults else None)
-    if output:
-        output.write_text(document)
-        print(f"written to {output}", file=sys.stderr)
+    tables = run_cases(device, [(name, CASES[name]) for name in names])
+    if not args.print_only:
+        record_results(args.results, device.type, tables)
+        print(f"stored in {args.results}", file=sys.stderr)
 
 
 if __name__ == "__main__":

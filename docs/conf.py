@@ -11,7 +11,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["SKDEEP_DOCS_BUILD"] = "1"  # examples leave out wall times, which a docs build distorts
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # (gallery_order)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # (gallery_order, benchmark_results)
 
 import skdeep  # noqa: E402
 
@@ -29,6 +29,7 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "benchmark_results",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
@@ -39,6 +40,7 @@ autodoc_default_options = {"members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 myst_heading_anchors = 3
+myst_enable_extensions = ["substitution"]  # the benchmark figures: see benchmark_results
 
 intersphinx_mapping = {}  # no network here: references stay plain text
 

@@ -26,7 +26,7 @@ def case_onerow(device):
         times = interleaved_times(systems, rounds=9, settle=True)
         rows += [[f"{name}.{method}", *cells] for name, *cells in median_rows(times, SKLEARN, "µs", 1e6 / calls, 0)]
     return ("One-row predictions: digits (64 features), (100,) network (9 interleaved rounds of 1,000 calls "
-            "per system; time per call)", ["call", "median", "vs scikit-learn", "middle half of the rounds"], rows)
+            "per system; time per call)", ["call", "median", "time vs scikit-learn", "middle half of the rounds"], rows)
 
 
 def case_partial(device):
@@ -66,7 +66,7 @@ def case_predict(device):
         "skdeep predict_proba": lambda: clf.predict_proba(X_big),
     }, reference, rounds=15)
     return ("Prediction: predict_proba on 200,000 x 64 float64 rows, (256, 256) network "
-            "(15 alternating runs each)", ["system", "median", "vs hand-written", "middle half of the runs"], rows)
+            "(15 alternating runs each)", ["system", "median", "time vs hand-written", "middle half of the runs"], rows)
 
 
 CASES = {"onerow": Case(case_onerow, "one-row predict and predict_proba, per call", ("cpu",)),

@@ -66,7 +66,7 @@ def case_widths(device):
         rows.append([f"({width},)", f"{median[SKLEARN]:.3f} s", f"{median['skdeep']:.3f} s",
                      f"{median['skdeep'] / median[SKLEARN]:.2f}x"])
     return ("Small fits by width: breast_cancer, one hidden layer, 200 epochs, batch 200 (7 rounds per width, each "
-            "run after an untimed one)", ["hidden layer", SKLEARN, "skdeep MLPClassifier", "skdeep / scikit-learn"],
+            "run after an untimed one)", ["hidden layer", SKLEARN, "skdeep MLPClassifier", "time vs scikit-learn"],
             rows)
 
 

@@ -58,18 +58,18 @@ def case_tabular(device):
     rows = [[name, f"{median[name]:.2f} s", f"{len(X_train) * epochs / median[name]:,.0f}",
              f"{scores[name]:.3f}", f"{memory[name]:.0f} MB"] for name in systems]
 
-    def ratio(label, numerator, denominator):
-        rows.append([f"**{label}**", f"**{median[numerator] / median[denominator]:.2f}x**", "", "", ""])
+    def ratio(system, reference):
+        rows.append([f"**{system} time vs {reference}**", f"**{median[system] / median[reference]:.2f}x**", "", "",
+                     ""])
 
     skdeep_name = "skdeep MLPClassifier"
-    ratio("skdeep / hand-written", skdeep_name, "hand-written PyTorch loop")
+    ratio(skdeep_name, "hand-written PyTorch loop")
     if device.type == "cpu":
-        ratio("sklearn / skdeep", SKLEARN, skdeep_name)
-        ratio("sklearn / skdeep bfloat16", SKLEARN, skdeep_name + ", precision='bfloat16'")
-    ratio("skorch / skdeep", "skorch NeuralNetClassifier", skdeep_name)
+        ratio(skdeep_name, SKLEARN)
+        ratio(skdeep_name + ", precision='bfloat16'", SKLEARN)
+    ratio(skdeep_name, "skorch NeuralNetClassifier")
     if device.type == "cuda":
-        ratio("skdeep cuda_graph=False / hand-written", skdeep_name + ", cuda_graph=False",
-              "hand-written PyTorch loop")
+        ratio(skdeep_name + ", cuda_graph=False", "hand-written PyTorch loop")
     return (f"Tabular training: 100,000 x 64, 10 classes, (256, 256), Adam, batch 256, 10 epochs "
             f"({TABULAR_ROUNDS} rounds)",
             ["system", "median fit", "samples/s", "test accuracy", "peak memory +"], rows)

@@ -72,7 +72,7 @@ def case_contention(device):
     rows += thread_rows("quiet")
     return (f"CPU fits beside another torch program: skdeep's threads against one thread ({ROUNDS} interleaved "
             "rounds, medians; digits, 1,797 images)",
-            ["machine", "fit", "skdeep", "held to one thread", "skdeep / one thread"], rows)
+            ["machine", "fit", "skdeep", "held to one thread", "time vs one thread"], rows)
 
 
 def build_docs():
@@ -95,7 +95,7 @@ def case_docs_contention(device):
                                       rounds=ROUNDS))
     busy, quiet = times["beside another torch program"], times["quiet"]
     return (f"The documentation build with its gallery (sphinx-build; {ROUNDS} interleaved rounds, medians)",
-            ["beside another torch program", "quiet", "beside another / quiet"],
+            ["beside another torch program", "quiet", "time vs quiet"],
             [[f"{busy:.0f} s", f"{quiet:.0f} s", f"{busy / quiet:.2f}x"]])
 
 
