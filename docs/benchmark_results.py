@@ -58,9 +58,10 @@ def tables_page(device_name, tables):
     lines = [f"# Benchmark tables: {device_name}", "",
              "Each case's last table, as `python benchmarks/run.py` measured it and stored it in",
              "`benchmarks/results.json`, with the date, machine and versions of its run. Every ratio is a",
-             "time ratio, the system's time against the reference the column names: below 1x is faster.", ""]
+             "time ratio, the system's time against the reference the column names: under one is faster.", ""]
     for table in tables.values():
-        lines += [f"## {table['title']}", "", f"Measured {table['measured']}.", "",
+        heading, _, details = table["title"].partition(": ")  # ("Small fits", "breast_cancer (569 x 30), ...")
+        lines += [f"## {heading}", "", f"{details}.", "", f"Measured {table['measured']}.", "",
                   "| " + " | ".join(table["header"]) + " |", "|" + "---|" * len(table["header"])]
         lines += ["| " + " | ".join(row) + " |" for row in table["rows"]]
         lines.append("")

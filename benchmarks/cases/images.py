@@ -96,7 +96,7 @@ def case_cnn(device):
     warm_up(device)
     rows = cnn_rows(lenet, dict(conv_filters=(6, 16), kernel_size=5, hidden_layer_sizes=(120, 84)),
                     n_images, epochs, batch, device, with_skorch=True)
-    return (f"CNN: LeNet on {n_images:,} x 3x32x32 images, Adam, batch {batch}, {epochs} epochs",
+    return (f"LeNet CNN: {n_images:,} x 3x32x32 images, Adam, batch {batch}, {epochs} epochs",
             CNN_COLUMNS, rows)
 
 
@@ -106,7 +106,7 @@ def case_vgg(device):
     warm_up(device)
     rows = cnn_rows(vgg, dict(conv_filters=VGG_FILTERS, batch_norm=True, hidden_layer_sizes=(256,)),
                     n_images, epochs, batch, device, with_skorch=device.type != "cpu")
-    return (f"CNN: VGG-style, 5 conv blocks {VGG_FILTERS} with batch norm, on {n_images:,} x 3x32x32 "
+    return (f"VGG-style CNN: 5 conv blocks {VGG_FILTERS} with batch norm, on {n_images:,} x 3x32x32 "
             f"images, Adam, batch {batch}, {epochs} epochs", CNN_COLUMNS, rows)
 
 

@@ -94,7 +94,7 @@ def case_docs_contention(device):
     times = medians(interleaved_times({"beside another torch program": beside_another_program, "quiet": build_docs},
                                       rounds=ROUNDS))
     busy, quiet = times["beside another torch program"], times["quiet"]
-    return (f"The documentation build with its gallery (sphinx-build; {ROUNDS} interleaved rounds, medians)",
+    return (f"Documentation build: sphinx-build with its gallery ({ROUNDS} interleaved rounds, medians)",
             ["build", "beside another torch program", "quiet", "time vs quiet"],
             [["sphinx-build with the gallery", f"{busy:.0f} s", f"{quiet:.0f} s", f"{busy / quiet:.2f}x"]])
 
