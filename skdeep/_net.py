@@ -44,9 +44,10 @@ overridden, each for a measured reason (see ``docs/benchmarks.md``):
   targets of skdeep's datasets;
 - ``load_params`` takes safetensors files on a net whose device is a
   :class:`torch.device`;
-- ``get_default_callbacks`` keeps only the epoch timer: skorch's ``PrintLog``
-  formats a table after every epoch even when silent (a fifth of a small fit's
-  time), and ``PassthroughScoring`` re-reads the batch history;
+- ``get_default_callbacks`` keeps only the epoch timer, which writes the
+  epoch's row directly: skorch's ``PrintLog`` formats a table after every
+  epoch even when silent (a fifth of a small fit's time), and
+  ``PassthroughScoring`` re-reads the batch history;
 - ``infer`` passes tensor batches (already on the device) straight to the
   module, runs the forward pass under autocast for mixed precision, and
   ``train_step`` scales float16 losses;
@@ -76,7 +77,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
-from skdeep._callbacks import StopTraining, epoch_row
+from skdeep._callbacks import RowEpochTimer, StopTraining, epoch_row
 from skdeep._cuda_graph import CapturedTrainStep
 from skdeep._dask import BlockDataset, BlockIterator
 from skdeep._data import PREDICT_BATCH_SIZE, ArrayDataset, BatchIterator, as_tensor_source
@@ -443,8 +444,7 @@ class SkdeepNet(NeuralNet):
             raise stop
 
     def get_default_callbacks(self):
-        return [(name, callback) for name, callback in super().get_default_callbacks()
-                if name == "epoch_timer"]
+        return [("epoch_timer", RowEpochTimer())]
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if iterator is None:
