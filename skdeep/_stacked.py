@@ -8,7 +8,9 @@ the divergence check), all built by the estimator's own ``fit`` code.
 :func:`train_stacked` trains the members of a pack together:
 
 - each dense layer's weights of all ``K`` members are one tensor of shape
-  ``(K, out, in)``, run with batched matrix products (``torch.baddbmm``);
+  ``(K, out, in)``, run with batched matrix products (``torch.baddbmm``; a
+  layer of one output unit has a backward pass of its own,
+  :class:`_OneOutputLayer`);
 - each member's batch is gathered from its own rows, in the order its own
   generator shuffles them, padded to the pack's batch size with rows of
   weight 0;
@@ -195,7 +197,9 @@ class _StackedMLP:
         outputs = X
         for kind, value in self.operations:
             if kind == "linear":
-                outputs = torch.baddbmm(self.layers[value + 1], outputs, self.layers[value].mT)
+                weight, bias = self.layers[value], self.layers[value + 1]
+                layer = _OneOutputLayer.apply if weight.shape[1] == 1 else _stacked_linear
+                outputs = layer(outputs, weight, bias)
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
             elif isinstance(value, nn.ReLU):  # in place: the dense layer's backward does not need its output
@@ -213,6 +217,33 @@ class _StackedMLP:
                 mask = torch.empty(n_rows, width, dtype=outputs.dtype).bernoulli_(1 - p, generator=generator)
                 masks[k, :n_rows] = mask.div_(1 - p)
         return masks
+
+
+def _stacked_linear(inputs, weight, bias):
+    """The members' dense layer: ``inputs`` (K, batch, in), ``weight`` (K, out, in), ``bias`` (K, 1, out)."""
+    return torch.baddbmm(bias, inputs, weight.mT)
+
+
+class _OneOutputLayer(torch.autograd.Function):
+    """:func:`_stacked_linear` for a layer of one output unit, with a backward pass by broadcasting.
+
+    autograd's backward of the batched product runs two batched products
+    with a dimension of 1 (an outer product and a matrix-vector product),
+    which take several times as long as the elementwise product and the
+    well-shaped batched product here; the gradients are the same sums.
+    A binary classifier's or a one-target regressor's output layer is one.
+    """
+
+    @staticmethod
+    def forward(ctx, inputs, weight, bias):
+        ctx.save_for_backward(inputs, weight)
+        return _stacked_linear(inputs, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):  # grad: (K, batch, 1)
+        inputs, weight = ctx.saved_tensors
+        grad_inputs = grad * weight if ctx.needs_input_grad[0] else None
+        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True)
 
 
 class _StackedOptimizer:
