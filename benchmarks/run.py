@@ -10,11 +10,13 @@ and a slow spell hits every system alike.
     python benchmarks/run.py --device cuda   # the GPU cases
 
 Each run prints its tables and stores them in benchmarks/results.json, in
-place of those cases' last ones: the documentation's benchmark pages, and
-every figure its prose quotes, are read from that file when the docs build.
+place of those cases' last ones, then rewrites the documentation's pages of
+tables and every figure that README and the docs quote from that file
+(docs/benchmark_results.py).
 """
 
 import argparse
+import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +29,7 @@ from harness import record_results, run_cases
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 RESULTS = Path(__file__).resolve().parent / "results.json"
+DOCS_FIGURES = Path(__file__).resolve().parents[1] / "docs" / "benchmark_results.py"
 
 
 def default_cases(device_type):
@@ -69,6 +72,18 @@ def main():
     if not args.print_only:
         record_results(args.results, device.type, tables)
         print(f"stored in {args.results}", file=sys.stderr)
+        if args.results == RESULTS:
+            figures = docs_figures()
+            for path in figures.update_docs(figures.load_results()):
+                print(f"rewritten: {path}", file=sys.stderr)
+
+
+def docs_figures():
+    """The docs' module that writes the pages of tables and the quoted figures (not a package of its own)."""
+    spec = importlib.util.spec_from_file_location("benchmark_results", DOCS_FIGURES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":

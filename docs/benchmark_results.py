@@ -1,27 +1,39 @@
-"""The benchmark figures of the documentation, read from ``benchmarks/results.json`` when the docs build.
+"""The benchmark figures of the documentation, read from ``benchmarks/results.json``.
 
-``python benchmarks/run.py`` stores each case's last table there. This Sphinx
-extension makes two things of the file, so that no page can quote a figure
-that the tables do not hold:
+``python benchmarks/run.py`` stores each case's last table there, then calls
+:func:`update_docs`, so that no page quotes a figure the tables do not hold:
 
-- the pages of tables, ``benchmarks-cpu.md`` and ``benchmarks-cuda.md``,
-  written into the docs' source folder before Sphinx reads it (they are not
-  kept in git);
-- MyST substitutions for the prose: ``{{ cpu.small["skdeep MLPClassifier"]["time vs
-  scikit-learn"] }}`` is the cell of that row and column of the CPU table of
-  the ``small`` case, without its bold markup. A row is named by its first
-  cell, or by its first two cells joined by " / " where the first is not
-  unique in its table. ``measured`` (the date, machine and versions),
+- the pages of tables, ``docs/benchmarks-cpu.md`` and ``docs/benchmarks-cuda.md``,
+  are written from the file;
+- every figure that README and the docs' prose quote is marked with the
+  cell it comes from, in HTML comments that neither GitHub nor Sphinx shows:
+  ``<!--fig cpu.small["skdeep MLPClassifier"]["time vs scikit-learn"]-->1.07x<!--/fig-->``
+  is the cell of that row and column of the CPU table of the ``small`` case,
+  without its bold markup, and is rewritten from the file. A row is named by
+  its first cell, or by its first two cells joined by " / " where the first
+  is not unique in its table; ``measured`` (the date, machine and versions),
   ``torch`` (the version alone) and ``title`` are the table's too.
+
+As a Sphinx extension, it renders the pages from the file as they are read
+(``source-read``), so the built site shows the file's figures even where the
+sources were not rewritten; ``tests/test_docs_figures.py`` checks that they
+were.
+
+Usage: ``python docs/benchmark_results.py`` rewrites the pages and figures.
 """
 
 import json
 import re
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results.json"
-#: device type -> the page of its tables and the page's name for the device
-PAGES = {"cpu": ("benchmarks-cpu.md", "CPU"), "cuda": ("benchmarks-cuda.md", "GPU")}
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
+#: device type -> the docname of its page of tables and the page's name for the device
+PAGES = {"cpu": ("benchmarks-cpu", "CPU"), "cuda": ("benchmarks-cuda", "GPU")}
+#: a quoted figure: the reference to its cell, and its value
+QUOTE = re.compile(r"<!--fig (?P<reference>.+?)-->(?P<value>.*?)<!--/fig-->")
+#: a reference: device.case["row"]["column"] or device.case.detail
+REFERENCE = re.compile(r'(\w+)\.(\w+)(?:\["([^"]+)"\]\["([^"]+)"\]|\.(\w+))')
 
 
 def _plain(cell):
@@ -53,6 +65,30 @@ def figures(table):
     return {**named, **details}
 
 
+def figure_of(results, reference):
+    """The cell (or detail) of ``results`` that ``reference`` names; KeyError for one it does not hold."""
+    match = REFERENCE.fullmatch(reference)
+    if not match:
+        raise KeyError(f"not a reference to a cell of the results: {reference!r}")
+    device, case, row, column, detail = match.groups()
+    table = figures(results[device][case])
+    return table[detail] if detail else table[row][column]
+
+
+def fill(text, results):
+    """``text`` with each quoted figure's value taken from ``results``.
+
+    Examples
+    --------
+    >>> results = {"cpu": {"small": {"measured": "today", "title": "Small fits", "header": ["system", "median"],
+    ...                              "rows": [["skdeep", "0.234 s"]]}}}
+    >>> fill('takes <!--fig cpu.small["skdeep"]["median"]-->0.3 s<!--/fig-->', results)
+    'takes <!--fig cpu.small["skdeep"]["median"]-->0.234 s<!--/fig-->'
+    """
+    return QUOTE.sub(lambda quote: f"<!--fig {quote['reference']}-->{figure_of(results, quote['reference'])}"
+                                   "<!--/fig-->", text)
+
+
 def tables_page(device_name, tables):
     """The markdown page of a device's tables, in the results file's order."""
     lines = [f"# Benchmark tables: {device_name}", "",
@@ -73,23 +109,43 @@ def load_results(path=RESULTS):
     return json.loads(path.read_text())
 
 
-def _substitutions(app, config):
-    results = load_results()
-    config.myst_substitutions = {**config.myst_substitutions,
-                                 **{device: {case: figures(table) for case, table in tables.items()}
-                                    for device, tables in results.items()}}
+def prose_pages(root=ROOT):
+    """README and the docs' pages of prose (the pages of tables aside)."""
+    docs = root / "docs"
+    tables = {docs / f"{docname}.md" for docname, _ in PAGES.values()}
+    return [root / "README.md"] + sorted(page for page in [*docs.glob("*.md"), *docs.glob("*.rst"),
+                                                           *(docs / "user_guide").glob("*.md")]
+                                         if page not in tables)
 
 
-def _write_pages(app):
-    results = load_results()
-    for device, (page, device_name) in PAGES.items():
-        path = Path(app.srcdir) / page
-        text = tables_page(device_name, results.get(device, {}))
-        if not path.exists() or path.read_text() != text:  # (an unchanged page is not read again)
+def update_docs(results, root=ROOT):
+    """Rewrite the pages of tables and every quoted figure from ``results``; the paths of the files changed."""
+    changed = []
+    texts = {root / "docs" / f"{docname}.md": tables_page(name, results.get(device, {}))
+             for device, (docname, name) in PAGES.items()}
+    texts.update({page: fill(page.read_text(), results) for page in prose_pages(root)})
+    for path, text in texts.items():
+        if not path.exists() or path.read_text() != text:
             path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+def _render(app, docname, source):
+    results = load_results()
+    pages = {page: (device, name) for device, (page, name) in PAGES.items()}
+    if docname in pages:
+        device, name = pages[docname]
+        source[0] = tables_page(name, results.get(device, {}))
+    else:
+        source[0] = fill(source[0], results)
 
 
 def setup(app):
-    app.connect("config-inited", _substitutions)
-    app.connect("builder-inited", _write_pages)
+    app.connect("source-read", _render)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    for path in update_docs(load_results()):
+        print(f"rewritten: {path.relative_to(ROOT)}")

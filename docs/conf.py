@@ -40,7 +40,6 @@ autodoc_default_options = {"members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 myst_heading_anchors = 3
-myst_enable_extensions = ["substitution"]  # the benchmark figures: see benchmark_results
 
 intersphinx_mapping = {}  # no network here: references stay plain text
 

@@ -5,8 +5,8 @@ wake-up and wait cost more than the half of the work it takes
 (:data:`SMALL_WORK`). Larger work runs on the process's CPU share, unless
 timing says otherwise: when another program's threads compete for the same
 cores (a second notebook, a test run, a documentation build), torch's OpenMP
-workers spin waiting for each other, and a step on two threads took up to
-35 times as long as on one. So a training call on the CPU times its batches
+workers spin waiting for each other, and a step on two threads took 30 to
+100 times as long as on one. So a training call on the CPU times its batches
 (:class:`BatchThreads`): the first ones in turns on the CPU share and on one
 thread, then on the faster, looking again when batches on the share slow
 down. A finding of one thread holds for the whole process
@@ -111,7 +111,8 @@ def threads_for(module, rows, *, measured=True):
     CPU affinity: 64 threads contending for 2 CPUs wait on each other) and
     the caller's own setting, one thread for small dense networks (see
     :data:`SMALL_WORK`), and, with ``measured``, no more than the module's
-    last training found faster.
+    last training found faster, or one thread while the process's
+    :class:`OneThreadFinding` stands.
     """
     callers = _callers_threads.get()
     threads = min(torch.get_num_threads() if callers is None else callers, cpu_share())
@@ -120,6 +121,8 @@ def threads_for(module, rows, *, measured=True):
         if work is not None and work * rows < SMALL_WORK:
             return 1
         if measured:
+            if one_thread_finding.standing and not one_thread_finding.look_due() and not threads_chosen_by_user():
+                return 1  # (the call's work outside its batches too: other programs compete for the cores)
             return min(threads, _measured_threads.get(module, threads))
     return threads
 
@@ -171,7 +174,7 @@ class OneThreadFinding:
     Another program's threads compete for the machine's cores, not for one
     fit's: a fit that starts while a finding stands trains on one thread at
     once, without paying for a look of its own (beside another program, a
-    single batch on the CPU share took as long as 30 to 80 on one thread).
+    single batch on the CPU share took as long as 30 to 100 on one thread).
     The CPU share is looked at again once the process has trained on one
     thread :attr:`RELOOK` times as long as the last look at it cost, so the
     looks cost at most about a tenth of the training time, and a machine that
@@ -199,7 +202,11 @@ class OneThreadFinding:
         self.clear()
 
     def stand(self, look_seconds):
-        """Record that a look found one thread faster, at a cost of ``look_seconds`` on the CPU share."""
+        """Record that a look found one thread faster; ``look_seconds`` sets when the next look is due.
+
+        That is the time the look spent on the CPU share, or, where it did
+        not try the share (no core to spare), its block on one thread.
+        """
         with self._lock:
             self.standing, self._look_seconds, self._one_thread_seconds = True, look_seconds, 0.0
 
@@ -236,8 +243,8 @@ class BatchThreads:
     :attr:`MARGIN` (timings on a busy machine are noisy, and on a quiet one
     the share is the faster by a fifth or more). A batch on the CPU share over
     :attr:`ABORT` times slower than one thread's mean ends the look at once:
-    beside another program, a batch on two threads can take 30 to 80 times as
-    long, and the look must not cost more than it saves. Nor is the share
+    beside another program, a batch on two threads can take 30 to 100 times
+    as long, and the look must not cost more than it saves. Nor is the share
     tried where the block on one thread had less than :attr:`ONE_CORE` of a
     core (its CPU time against its wall time): with no core to spare for one
     thread, a second can only wait.

@@ -28,9 +28,15 @@ def two_torch_threads():
 
 @pytest.fixture(autouse=True)
 def untimed(request, monkeypatch):
-    """The rules that hold before any timing: batches are not timed, unless a test is about timing them."""
+    """The rules that hold before any timing: batches are not timed, unless a test is about timing them.
+
+    No finding of one thread stands either (another test's fits in this process may have left one).
+    """
     if "timed" not in request.keywords:
         monkeypatch.setattr(BatchThreads, "tuning", False)
+    one_thread_finding.clear()
+    yield
+    one_thread_finding.clear()
 
 
 def _record_threads(monkeypatch, method_name):
@@ -241,6 +247,16 @@ def test_a_finding_of_one_thread_spares_the_next_fits_their_look(share_of_two):
     another_network = BatchThreads(MLP(64, 10, (512, 512)), rows=200)
     assert another_network.choice == 1
     assert run_batches(another_network, BUSY, 10, share_of_two) == [1] * 10  # no look of its own
+
+
+def test_a_standing_finding_holds_for_the_whole_call_until_it_is_due(share_of_two):
+    # (a fit's work outside its batches, and predictions, run on one thread too)
+    network = CNN((1, 8, 8), 10)
+    assert threads_for(network, rows=10) == 2
+    one_thread_finding.stand(look_seconds=1.0)
+    assert threads_for(network, rows=10) == 1
+    one_thread_finding.ran_on_one_thread(10.0)  # a look is due: the call may try the share again
+    assert threads_for(network, rows=10) == 2
 
 
 @timed

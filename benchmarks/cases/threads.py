@@ -76,11 +76,13 @@ def case_contention(device):
 
 
 def build_docs():
-    """Build the documentation with its gallery from a fresh copy of ``docs`` and ``examples``: every example runs."""
+    """Build the docs and gallery from a fresh copy of docs, examples and the results: every example runs."""
     built = shutil.ignore_patterns("_build", "auto_examples", "generated", "sg_execution_times.rst")
     with tempfile.TemporaryDirectory() as copy:
         for folder in ("docs", "examples"):
             shutil.copytree(ROOT / folder, Path(copy) / folder, ignore=built)
+        (Path(copy) / "benchmarks").mkdir()
+        shutil.copy(ROOT / "benchmarks" / "results.json", Path(copy) / "benchmarks")  # (the docs' figures)
         subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", "docs", "html"], cwd=copy, check=True,
                        capture_output=True)
 
