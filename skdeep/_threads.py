@@ -228,6 +228,8 @@ class OneThreadFinding:
 
 #: the CPU time of the calling thread: with one torch thread, a step's whole work runs on it
 thread_cpu_time = time.thread_time
+#: whether that clock is fine enough to tell a batch's CPU time (Windows counts in steps of about 16 ms)
+FINE_CPU_CLOCK = time.get_clock_info("thread_time").resolution <= 1e-4
 
 #: the process's finding, shared by all its training calls
 one_thread_finding = OneThreadFinding()
@@ -246,8 +248,10 @@ class BatchThreads:
     beside another program, a batch on two threads can take 30 to 100 times
     as long, and the look must not cost more than it saves. Nor is the share
     tried where the block on one thread had less than :attr:`ONE_CORE` of a
-    core (its CPU time against its wall time): with no core to spare for one
-    thread, a second can only wait.
+    core (its CPU time against its wall time, where the clock of a thread's
+    CPU time is fine enough): with no core to spare for one thread, a second
+    can only wait. (A batch that waits for its data, such as a dask block
+    being computed, counts as waiting for a core too.)
 
     A look that finds one thread faster leaves a finding that the process's
     other training calls share (:class:`OneThreadFinding`): they start on one
@@ -350,7 +354,8 @@ class BatchThreads:
             if timed:
                 self._one_thread_seconds += seconds
                 self._one_thread_cpu_seconds += cpu_seconds
-            if self._schedule[0][0] != 1 and self._one_thread_cpu_seconds < self.ONE_CORE * self._one_thread_seconds:
+            starved = self._one_thread_cpu_seconds < self.ONE_CORE * self._one_thread_seconds
+            if self._schedule[0][0] != 1 and starved and FINE_CPU_CLOCK:
                 self._choose(1, look_seconds=self._one_thread_seconds)  # no core to spare for a second thread
             return
         self._share_seconds += seconds

@@ -231,6 +231,14 @@ def test_the_share_is_not_tried_when_one_thread_has_no_whole_core(share_of_two):
 
 
 @timed
+def test_a_coarse_cpu_clock_is_not_read_as_a_starved_thread(share_of_two, monkeypatch):
+    # (on Windows, a thread's CPU time moves in steps of about 16 ms: short batches read as no CPU time)
+    monkeypatch.setattr(skdeep._threads, "FINE_CPU_CLOCK", False)
+    seen = run_batches(BatchThreads(CNN((1, 8, 8), 10), rows=10), QUIET, 12, share_of_two, core=0.0)
+    assert seen[:10] == [1] * 5 + [2] * 5 and seen[-1] == 2
+
+
+@timed
 def test_batches_that_slow_down_reopen_the_choice(share_of_two):
     batch_threads = BatchThreads(CNN((1, 8, 8), 10), rows=10)
     run_batches(batch_threads, QUIET, 12, share_of_two)
