@@ -21,6 +21,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
+from skdeep._stacked import _OneOutputLayer, _stacked_linear
 from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -328,3 +329,23 @@ def test_stacked_fit_times_are_counted(cancer):
     search = GridSearchCV(model, {"mlpclassifier__alpha": [1e-4, 1e-2]}, cv=2).fit(X, y)
     # each stacked fit's time holds its share of the packs' time, which the shares add up to
     assert search.cv_results_["mean_fit_time"].sum() * search.n_splits_ >= search.stacked_fit_time_ > 0
+
+
+@pytest.mark.parametrize("inputs_need_gradients", [True, False], ids=["hidden layer before it", "linear model"])
+def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients):
+    generator = torch.Generator().manual_seed(0)
+    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64) for shape in [(4, 7, 5), (4, 1, 5),
+                                                                                          (4, 1, 1)]]
+    tensors[0].requires_grad_(inputs_need_gradients)
+    tensors[1].requires_grad_()
+    tensors[2].requires_grad_()
+    upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
+    gradients = []
+    for layer in (_OneOutputLayer.apply, _stacked_linear):
+        outputs = layer(*tensors)
+        wanted = [tensor for tensor in tensors if tensor.requires_grad]
+        gradients.append(torch.autograd.grad(outputs, wanted, upstream))
+        torch.testing.assert_close(outputs, _stacked_linear(*tensors))
+    for own, autograds in zip(*gradients, strict=True):
+        torch.testing.assert_close(own, autograds)
+    assert torch.autograd.gradcheck(_OneOutputLayer.apply, tensors)
