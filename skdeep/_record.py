@@ -130,6 +130,12 @@ def history_frame(history):
     recorded = dict.fromkeys(key for row in history for key in row
                              if key not in _HISTORY_COLUMNS and key != "batches" and not key.endswith("_batch_count"))
     columns = {**_HISTORY_COLUMNS, **{key: key for key in recorded}}
-    rows = [{new: row.get(old) for old, new in columns.items()} for row in history]
-    frame = pd.DataFrame(rows, columns=list(columns.values()))
-    return frame.dropna(axis=1, how="all")
+    # built by columns (faster than by rows), without those that hold no value
+    values = {new: [row.get(old) for row in history] for old, new in columns.items()}
+    kept = {name: column for name, column in values.items() if not all(_missing(value) for value in column)}
+    return pd.DataFrame(kept, columns=list(kept))
+
+
+def _missing(value):
+    """Whether a history value is missing: None or NaN (as :meth:`pandas.DataFrame.dropna` sees it)."""
+    return value is None or value != value
