@@ -150,7 +150,7 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
             if y.shape[1] != self.n_outputs_:
                 raise ValueError(f"y has {y.shape[1]} labels, but the model was fitted on {self.n_outputs_}.")
             return np.asarray(y)
-        unseen = np.setdiff1d(unique_labels(y), self.classes_)
+        unseen = [] if reset and classes is None else np.setdiff1d(unique_labels(y), self.classes_)  # (y's own)
         if len(unseen):
             raise ValueError(
                 f"y contains labels {list(unseen)} that are not in classes_ = {list(self.classes_)}; "
