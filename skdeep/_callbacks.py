@@ -347,6 +347,14 @@ class ConvergenceMonitor(Callback):
     validation : tuple (dataset, score) or None, default=None
         Score each epoch with ``score(net, dataset)``; dropped at the end of
         training, so that the net keeps no data.
+
+    Attributes
+    ----------
+    known_penalty : float or None
+        The penalty's value at the weights of the epoch about to end, where
+        the trainer computed it already (a stacked search's pack computes all
+        its members' at once); taken at that epoch's end. None: the monitor
+        computes it from the net's ``penalised_weights``.
     """
 
     def __init__(self, tol, n_iter_no_change, adaptive, penalty, verbose, progress, validation=None):
@@ -359,6 +367,7 @@ class ConvergenceMonitor(Callback):
         self.validation = validation
         self.n_iter = 0
         self.stopped = False
+        self.known_penalty = None
         self._best_weights = None
 
     def state_dict(self):
@@ -374,7 +383,7 @@ class ConvergenceMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         progress = self.progress
         self.n_iter += 1
-        known = getattr(net, "penalty_at_weights", None)  # (a stacked pack computes all its members' at once)
+        known, self.known_penalty = self.known_penalty, None
         loss = epoch_row(net.history)["train_loss"] + (self.penalty.value(net.penalised_weights) if known is None
                                                         else known)
         progress.loss_curve.append(loss)

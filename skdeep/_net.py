@@ -146,11 +146,6 @@ class SkdeepNet(NeuralNet):
 
     Attributes
     ----------
-    penalty_at_weights : float or None
-        The penalty's value at the current weights, where something that
-        computed it already set it for the epoch (a stacked search's pack
-        computes all its members' at once); None: the stopping rule computes
-        it from ``penalised_weights``.
     penalised_weights : list of torch.Tensor
         While training: the weights ``penalty`` applies to (empty without a
         penalty), from which callbacks compute its value.
@@ -188,7 +183,6 @@ class SkdeepNet(NeuralNet):
         self._captured_step = None
         self._batch_threads = None
         self.penalised_weights = []
-        self.penalty_at_weights = None
         self._optimized_parameters = []
 
     def configure(self, plan, *, penalty, callbacks, data_parallel=None):

@@ -9,8 +9,7 @@ the divergence check), all built by the estimator's own ``fit`` code.
 
 - each dense layer's weights of all ``K`` members are one tensor of shape
   ``(K, out, in)``, run with batched matrix products (``torch.baddbmm``; a
-  layer of one output unit has a backward pass of its own,
-  :class:`_OneOutputLayer`);
+  layer of one output unit by broadcasting, :func:`_one_output_linear`);
 - each member's batch is gathered from its own rows, in the order its own
   generator shuffles them, padded to the pack's batch size with rows of
   weight 0;
@@ -198,7 +197,7 @@ class _StackedMLP:
         for kind, value in self.operations:
             if kind == "linear":
                 weight, bias = self.layers[value], self.layers[value + 1]
-                layer = _OneOutputLayer.apply if weight.shape[1] == 1 else _stacked_linear
+                layer = _one_output_linear if weight.shape[1] == 1 else _stacked_linear
                 outputs = layer(outputs, weight, bias)
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
@@ -224,26 +223,16 @@ def _stacked_linear(inputs, weight, bias):
     return torch.baddbmm(bias, inputs, weight.mT)
 
 
-class _OneOutputLayer(torch.autograd.Function):
-    """:func:`_stacked_linear` for a layer of one output unit, with a backward pass by broadcasting.
+def _one_output_linear(inputs, weight, bias):
+    """:func:`_stacked_linear` for a layer of one output unit (``weight`` (K, 1, in)), by broadcasting.
 
     autograd's backward of the batched product runs two batched products
     with a dimension of 1 (an outer product and a matrix-vector product),
-    which take several times as long as the elementwise product and the
-    well-shaped batched product here; the gradients are the same sums.
-    A binary classifier's or a one-target regressor's output layer is one.
+    which take several times as long as the elementwise products and sums
+    of this form's backward; the values are the same sums. A binary
+    classifier's or a one-target regressor's output layer is one.
     """
-
-    @staticmethod
-    def forward(ctx, inputs, weight, bias):
-        ctx.save_for_backward(inputs, weight)
-        return _stacked_linear(inputs, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad):  # grad: (K, batch, 1)
-        inputs, weight = ctx.saved_tensors
-        grad_inputs = grad * weight if ctx.needs_input_grad[0] else None
-        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True)
+    return (inputs * weight).sum(-1, keepdim=True) + bias
 
 
 class _StackedOptimizer:
@@ -319,7 +308,8 @@ class _StackedOptimizer:
         exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta_1)
         exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
-        flat.sub_(step_size * exp_avg / (exp_avg_sq.sqrt() / correction_2 + eps))
+        # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps), in as few passes as its roundings allow
+        flat.addcdiv_(step_size * exp_avg, torch.addcdiv(eps, exp_avg_sq.sqrt(), correction_2), value=-1)
 
     def _sgd(self, flat, grad):
         if not any(self._constants["momentum"]):
@@ -358,10 +348,11 @@ class _StackedOptimizer:
 
 @dataclass
 class _Member:
-    """A run in a pack, and where its training stands."""
+    """A run in a pack, its rows of the pack's, its stopping rule (its net's ConvergenceMonitor), where it stands."""
 
     run: object
     rows: slice
+    monitor: object = None
     batch_sizes: list = field(default_factory=list)
     stopped: bool = False
     error: BaseException = None
@@ -391,8 +382,8 @@ def train_stacked(runs):
     starts = [0]
     for run in runs:
         starts.append(starts[-1] + len(run.train_data))
-    members = [_Member(run, slice(start, stop)) for run, start, stop in zip(runs, starts[:-1], starts[1:],
-                                                                            strict=True)]
+    members = [_Member(run, slice(start, stop), dict(run.net.callbacks_)["convergence"])
+               for run, start, stop in zip(runs, starts[:-1], starts[1:], strict=True)]
     for member in members:  # the members' rows become views of the pack's: one copy of the data
         data = member.run.train_data
         data.X, data.y = X[member.rows], targets[member.rows]
@@ -407,20 +398,25 @@ def train_stacked(runs):
     optimizer.share_momentum()
     step_dtype = _adam_step_dtype(first)
     active = list(range(len(members)))
+    data = (X, targets, weights)
+    layout = _EpochLayout(members, data, network, optimizer)
     rows = len(runs) * first.plan.batch_size
     with torch_threads(modules[0], rows):
         threads = BatchThreads(modules[0], rows) if X.device.type == "cpu" else None
         for _ in range(max(run.plan.epochs for run in runs)):
             if not active:
                 break
-            active = _train_epoch(members, active, network, optimizer, criterion, (X, targets, weights),
-                                  None if threads is None or not threads.tuning else threads, step_dtype)
+            _run_epoch([members[k] for k in active], layout, network, optimizer, criterion, data,
+                       None if threads is None or not threads.tuning else threads)
+            going_on = _end_stopped(members, active, network, optimizer, step_dtype)
+            if going_on != active and going_on:
+                layout = _EpochLayout([members[k] for k in going_on], data, network, optimizer)
+            active = going_on
     return [member.error for member in members]
 
 
-def _train_epoch(members, active, network, optimizer, criterion, data, threads, step_dtype):
-    """One epoch of the ``active`` members; the members that go on after it."""
-    _run_epoch([members[k] for k in active], network, optimizer, criterion, *data, threads)
+def _end_stopped(members, active, network, optimizer, step_dtype):
+    """Take the ``active`` members that stopped, failed or ran their epochs out of the pack; those that go on."""
     left = [k for k in active if members[k].stopped or members[k].error is not None
             or len(members[k].run.net.history) - members[k].run.epochs_before >= members[k].run.plan.epochs]
     if not left:
@@ -464,46 +460,88 @@ def _batch_sizes(member, batch_size):
     return [stop - start for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _epoch_indices(members, batch_size, device):
-    """Each member's rows of each step of the epoch, (steps, K, batch_size) indices, and the mask of those that pad.
+class _EpochLayout:
+    """Where the rows of each member of a pack go in an epoch's batches: fixed while the pack's members are.
 
-    Each member's order is the one its own fit draws from its generator; the
-    padding repeats the member's first row, weighed 0.
+    An epoch's batches are one (steps, K, batch_size) block of row indices:
+    member ``k``'s ``i``-th row of the epoch (in the order its own fit
+    shuffles them) is row ``i % batch_size`` of its batch at step
+    ``i // batch_size``; the slots past its rows pad, with its first row,
+    weighed 0. The slots, the padding, the steps each member takes and the
+    members' penalty coefficients depend only on the members, so they are
+    made once, and the blocks the batches are gathered into are reused from
+    epoch to epoch.
+
+    Parameters
+    ----------
+    members : list of _Member
+        The pack's members now, their ``batch_sizes`` set.
+    data : tuple (X, targets, weights)
+        The pack's rows, targets and sample weights.
+    network : _StackedMLP
+    optimizer : _StackedOptimizer
     """
-    steps = max(len(member.batch_sizes) for member in members)
-    orders = [torch.randperm(n_rows, generator=member.run.net.generator)
-              if member.run.net.shuffle and n_rows > batch_size else torch.arange(n_rows)
-              for member, n_rows in ((member, member.rows.stop - member.rows.start) for member in members)]
-    orders.append(torch.empty(steps * batch_size, dtype=torch.long))  # (pads them all to the epoch's length)
-    index = torch.nn.utils.rnn.pad_sequence(orders, batch_first=True)[:-1]
-    index += torch.tensor([member.rows.start for member in members]).view(-1, 1)
-    lengths = torch.tensor([len(order) for order in orders[:-1]])
-    valid = torch.arange(steps * batch_size) < lengths.view(-1, 1)
-    shape = (len(members), steps, batch_size)
-    return index.view(shape).transpose(0, 1).to(device), valid.view(shape).transpose(0, 1).to(device)
+
+    def __init__(self, members, data, network, optimizer):
+        X, targets, weights = data
+        self.batch_size = batch_size = members[0].run.plan.batch_size
+        self.steps = max(len(member.batch_sizes) for member in members)
+        count = len(members)
+        row_counts = [member.rows.stop - member.rows.start for member in members]
+        starts = torch.tensor([member.rows.start for member in members])
+        # the epoch's i-th row of member k goes to slot ((i // batch_size) * count + k) * batch_size + i % batch_size
+        self._slots = torch.cat([(rows // batch_size * count + k) * batch_size + rows % batch_size
+                                 for k, rows in enumerate(torch.arange(n) for n in row_counts)])
+        self._starts = torch.repeat_interleave(starts, torch.tensor(row_counts))
+        self._index = starts.view(1, -1, 1).repeat(self.steps, 1, batch_size)  # (the padding: each member's first row)
+        self._orders = [(member.run.net.generator if member.run.net.shuffle and n > batch_size else None, n)
+                        for member, n in zip(members, row_counts, strict=True)]
+        valid = torch.zeros(self._index.numel(), dtype=X.dtype, device=X.device)
+        valid[self._slots.to(X.device)] = 1
+        self.valid = valid.view(self._index.shape)
+        self._uniform_weights = all(member.run.train_data.sample_weight is None for member in members)
+        self.sizes = [[member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
+                      for step in range(self.steps)]
+        self.stepping = [None if all(sizes) else torch.tensor([size > 0 for size in sizes], device=X.device)
+                         for sizes in self.sizes]
+        self.batches = X.new_empty((*self._index.shape, *X.shape[1:]))
+        self.targets = targets.new_empty((*self._index.shape, *targets.shape[1:]))
+        penalties = [member.run.net.penalty for member in members]
+        self.penalty_gradients = {name: optimizer.per_member([getattr(p, name) / p.batch_weight if p else 0.0
+                                                              for p in penalties]) * network.is_weight
+                                  for name in ("l2", "l1") if any(getattr(p, name) for p in penalties)}
+
+    def gather(self, X, targets, weights):
+        """Draw the epoch's orders and gather its batches: ``(batches, targets, masks, totals)``, by step.
+
+        ``masks`` weigh each slot's row (0 for padding), ``totals`` are their
+        sums per batch; the batches and targets are this layout's blocks,
+        overwritten by the next epoch's.
+        """
+        orders = [torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+                  for generator, n in self._orders]
+        self._index.view(-1)[self._slots] = torch.cat(orders).add_(self._starts)
+        index = self._index.to(X.device).view(-1)
+        torch.index_select(X, 0, index, out=self.batches.view(-1, *X.shape[1:]))
+        torch.index_select(targets, 0, index, out=self.targets.view(-1, *targets.shape[1:]))
+        masks = self.valid if self._uniform_weights else self.valid * weights[index].view(self.valid.shape)
+        totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
+        return self.batches, self.targets, masks, totals
 
 
-def _run_epoch(members, network, optimizer, criterion, X, targets, weights, threads):
+def _run_epoch(members, layout, network, optimizer, criterion, data, threads):
     """One epoch of every member of the pack, its records written and its callbacks notified.
 
-    ``threads`` (a :class:`skdeep._threads.BatchThreads`, or None) runs each
-    step on the threads that are faster now, as it does a fit's.
+    ``layout`` is the members' :class:`_EpochLayout`; ``threads`` (a
+    :class:`skdeep._threads.BatchThreads`, or None) runs each step on the
+    threads that are faster now, as it does a fit's.
     """
-    batch_size = members[0].run.plan.batch_size
     for member in members:
         member.run.net.notify("on_epoch_begin", dataset_train=member.run.train_data,
                               dataset_valid=_validation_set(member.run))
     optimizer.read_learning_rates()
-    index, valid = _epoch_indices(members, batch_size, X.device)
     per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
-    penalties = [member.run.net.penalty for member in members]
-    # the epoch's batches, gathered at once: rows (index_select: 3x faster than X[index]), targets, weights
-    index = index.contiguous()
-    batches = X.index_select(0, index.flatten()).view(*index.shape, *X.shape[1:])
-    batch_targets = targets[index]
-    masks = valid.to(X.dtype) * torch.take(weights, index)
-    totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
-    steps = _steps(members, network, optimizer, criterion, batches, batch_targets, masks, totals, penalties)
+    steps = _steps(layout, network, optimizer, criterion, *layout.gather(*data))
     if threads is not None:  # (on the CPU share or on one thread, whichever is faster now)
         steps = threads.steps(steps)
     losses = []
@@ -511,39 +549,34 @@ def _run_epoch(members, network, optimizer, criterion, X, targets, weights, thre
         losses.append(loss.detach())
         if per_batch:
             for k in per_batch:
-                size = members[k].batch_sizes[step] if step < len(members[k].batch_sizes) else 0
+                size = layout.sizes[step][k]
                 if size:
                     batch = (rows[k, :size], target[k, :size])
                     members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
             optimizer.read_learning_rates()
-    batch_losses = torch.stack(losses).double().cpu()  # the epoch's one sync
-    penalty_values = WeightPenalty.stacked_values(penalties, network.flat, network.is_weight)
-    for k, member in enumerate(members):
-        member.run.net.penalty_at_weights = penalty_values[k]
-        _end_epoch(member, batch_losses[: len(member.batch_sizes), k].tolist())
-        member.run.net.penalty_at_weights = None
+    batch_losses = torch.stack(losses, dim=1).double().tolist()  # the epoch's one sync; a row per member
+    penalty_values = WeightPenalty.stacked_values([member.run.net.penalty for member in members], network.flat,
+                                                  network.is_weight)
+    for member, losses, penalty in zip(members, batch_losses, penalty_values, strict=True):
+        member.monitor.known_penalty = penalty
+        _end_epoch(member, losses[: len(member.batch_sizes)])
 
 
-def _steps(members, network, optimizer, criterion, batches, targets, masks, totals, penalties):
+def _steps(layout, network, optimizer, criterion, batches, targets, masks, totals):
     """Train the pack on each step's batches; yield each step's ``(batches, targets)`` and the members' losses."""
-    l2 = optimizer.per_member([p.l2 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
-    l1 = optimizer.per_member([p.l1 / p.batch_weight if p else 0.0 for p in penalties]) * network.is_weight
-    penalised = [name for name, coefficients in (("l2", l2), ("l1", l1)) if bool(coefficients.any())]
-    n_steps = [len(member.batch_sizes) for member in members]
-    for step in range(batches.shape[0]):
-        sizes = [member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
-        raw = network(batches[step], sizes)
+    penalty_gradients = layout.penalty_gradients
+    for step in range(layout.steps):
+        raw = network(batches[step], layout.sizes[step])
         per_sample = criterion.per_sample(raw.flatten(0, 1), targets[step].flatten(0, 1)).view(masks[step].shape)
         loss = (per_sample * masks[step]).sum(1) / totals[step]
         loss.sum().backward()
         network.gather_gradients()
         with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
-            if "l2" in penalised:
-                network.grad.addcmul_(l2, network.flat)
-            if "l1" in penalised:
-                network.grad.addcmul_(l1, network.flat.sign())
-        full = all(count > step for count in n_steps)
-        optimizer.step(None if full else torch.tensor([count > step for count in n_steps], device=loss.device))
+            if "l2" in penalty_gradients:
+                network.grad.addcmul_(penalty_gradients["l2"], network.flat)
+            if "l1" in penalty_gradients:
+                network.grad.addcmul_(penalty_gradients["l1"], network.flat.sign())
+        optimizer.step(layout.stepping[step])
         network.sync()
         yield (batches[step], targets[step]), loss
 

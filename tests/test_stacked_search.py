@@ -21,7 +21,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
-from skdeep._stacked import _OneOutputLayer, _stacked_linear
+from skdeep._stacked import _one_output_linear, _stacked_linear
 from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -129,6 +129,20 @@ def test_members_stop_at_their_own_epochs(cancer):
     assert_same_results(stacked, reference)
     epochs = stacked.cv_results_["mean_test_n_iter"]
     assert len(set(epochs)) >= 3 and epochs.min() < 20 and epochs.max() == 200  # (the members stopped apart)
+
+
+def test_members_with_fewer_batches_wait_for_the_others(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    # 301 rows, cv=3: folds of 200 and 201 training rows, which take two and three batches of 100
+    X, y = np.vstack([X, X[:1]]), np.append(y, y[0])
+    model = MLPClassifier((8,), max_iter=15, batch_size=100, precision="float64", random_state=0)
+    grid = {"alpha": [1e-4, 1e-1], "class_weight": [None, "balanced"], "shuffle": [True, False]}
+    scoring = {"neg_log_loss": "neg_log_loss", "n_iter": n_iter, "loss": loss}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3, scoring=scoring,
+                              refit="neg_log_loss")
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 24
 
 
 def test_regressor_in_randomized_search(diabetes):
@@ -332,7 +346,7 @@ def test_stacked_fit_times_are_counted(cancer):
 
 
 @pytest.mark.parametrize("inputs_need_gradients", [True, False], ids=["hidden layer before it", "linear model"])
-def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients):
+def test_a_one_output_layer_gives_the_batched_products_values_and_gradients(inputs_need_gradients):
     generator = torch.Generator().manual_seed(0)
     tensors = [torch.randn(shape, generator=generator, dtype=torch.float64) for shape in [(4, 7, 5), (4, 1, 5),
                                                                                           (4, 1, 1)]]
@@ -340,12 +354,11 @@ def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need
     tensors[1].requires_grad_()
     tensors[2].requires_grad_()
     upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
-    gradients = []
-    for layer in (_OneOutputLayer.apply, _stacked_linear):
-        outputs = layer(*tensors)
-        wanted = [tensor for tensor in tensors if tensor.requires_grad]
-        gradients.append(torch.autograd.grad(outputs, wanted, upstream))
-        torch.testing.assert_close(outputs, _stacked_linear(*tensors))
-    for own, autograds in zip(*gradients, strict=True):
-        torch.testing.assert_close(own, autograds)
-    assert torch.autograd.gradcheck(_OneOutputLayer.apply, tensors)
+    wanted = [tensor for tensor in tensors if tensor.requires_grad]
+    outputs, gradients = [], []
+    for layer in (_one_output_linear, _stacked_linear):
+        outputs.append(layer(*tensors))
+        gradients.append(torch.autograd.grad(outputs[-1], wanted, upstream))
+    torch.testing.assert_close(*outputs)
+    for broadcast, batched in zip(*gradients, strict=True):
+        torch.testing.assert_close(broadcast, batched)
