@@ -9,7 +9,8 @@ the divergence check), all built by the estimator's own ``fit`` code.
 
 - each dense layer's weights of all ``K`` members are one tensor of shape
   ``(K, out, in)``, run with batched matrix products (``torch.baddbmm``; a
-  layer of one output unit by broadcasting, :func:`_one_output_linear`);
+  layer of one output unit has a backward pass of its own,
+  :class:`_OneOutputLayer`);
 - each member's batch is gathered from its own rows, in the order its own
   generator shuffles them, padded to the pack's batch size with rows of
   weight 0;
@@ -114,12 +115,13 @@ def pack_key(run):
 class _StackedMLP:
     """The members' networks as one: a stacked tensor per layer, run with batched matmuls, and their (K, P) rows.
 
-    Each dense layer's weights and biases are tensors of shape (K, out, in)
-    and (K, 1, out), of which each member's module keeps views (a member
-    leaving the pack takes copies). The optimizer works on ``flat``, every
-    member's parameters in a row, and on ``grad``, their gradients gathered
-    there after each backward pass: it updates all parameters of all members
-    in a few operations, and :meth:`sync` copies them back into the layers.
+    ``flat`` holds every member's parameters in a row; each dense layer's
+    weights and biases are views of it of shape (K, out, in) and (K, 1, out),
+    of which each member's module keeps views (a member leaving the pack
+    takes copies). The optimizer works on ``flat`` and on ``grad``, the
+    gradients gathered there after each backward pass: it updates all
+    parameters of all members in a few operations, in place, which the
+    layers and the members' modules see.
 
     Each member's dropout draws its masks from its own generator, seeded as
     its own fit seeds torch's global one, in the same order and shapes: its
@@ -153,23 +155,24 @@ class _StackedMLP:
                 for shape, part in zip(self.shapes, self._slices, strict=True)]
 
     def _attach(self, modules):
-        """Make the stacked layers from ``flat``, and each member's parameters views of them."""
+        """Make the stacked layers views of ``flat``, and each member's parameters views of them."""
         self.grad = torch.empty_like(self.flat)
-        self.layers = [rows.clone().requires_grad_() for rows in self._rows(self.flat)]
+        self.layers = [rows.detach().requires_grad_() for rows in self._rows(self.flat)]
         for k, module in enumerate(modules):
             for parameter, stacked in zip(module.parameters(), self.layers, strict=True):
                 parameter.data = stacked.detach()[k].view(parameter.shape)
 
     def gather_gradients(self):
-        """Gather the layers' gradients into the rows of ``grad`` (and clear them for the next backward pass)."""
+        """Gather the layers' gradients into the rows of ``grad`` (and clear them for the next backward pass).
+
+        The layers share ``flat``'s storage, which the optimizer updates; their
+        gradients are tensors of their own, as autograd makes them (views of
+        ``grad`` would break its gradient layout contract: the layers are not
+        dense, each row of ``flat`` holding all of a member's layers).
+        """
         torch.cat([layer.grad.flatten(1) for layer in self.layers], dim=1, out=self.grad)
         for layer in self.layers:
             layer.grad = None
-
-    @torch.no_grad()
-    def sync(self):
-        """Copy ``flat``, which the optimizer updated, into the stacked layers."""
-        torch._foreach_copy_(self.layers, self._rows(self.flat))
 
     def views(self, tensor, k):
         """Member ``k``'s parameters' shares of a (K, P) ``tensor``, shaped as its module's parameters."""
@@ -197,7 +200,7 @@ class _StackedMLP:
         for kind, value in self.operations:
             if kind == "linear":
                 weight, bias = self.layers[value], self.layers[value + 1]
-                layer = _one_output_linear if weight.shape[1] == 1 else _stacked_linear
+                layer = _OneOutputLayer.apply if weight.shape[1] == 1 else _stacked_linear
                 outputs = layer(outputs, weight, bias)
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
@@ -223,16 +226,26 @@ def _stacked_linear(inputs, weight, bias):
     return torch.baddbmm(bias, inputs, weight.mT)
 
 
-def _one_output_linear(inputs, weight, bias):
-    """:func:`_stacked_linear` for a layer of one output unit (``weight`` (K, 1, in)), by broadcasting.
+class _OneOutputLayer(torch.autograd.Function):
+    """:func:`_stacked_linear` for a layer of one output unit, with a backward pass by broadcasting.
 
     autograd's backward of the batched product runs two batched products
     with a dimension of 1 (an outer product and a matrix-vector product),
-    which take several times as long as the elementwise products and sums
-    of this form's backward; the values are the same sums. A binary
-    classifier's or a one-target regressor's output layer is one.
+    which take several times as long as the elementwise product and the
+    well-shaped batched product here; the gradients are the same sums.
+    A binary classifier's or a one-target regressor's output layer is one.
     """
-    return (inputs * weight).sum(-1, keepdim=True) + bias
+
+    @staticmethod
+    def forward(ctx, inputs, weight, bias):
+        ctx.save_for_backward(inputs, weight)
+        return _stacked_linear(inputs, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):  # grad: (K, batch, 1)
+        inputs, weight = ctx.saved_tensors
+        grad_inputs = grad * weight if ctx.needs_input_grad[0] else None
+        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True)
 
 
 class _StackedOptimizer:
@@ -308,8 +321,8 @@ class _StackedOptimizer:
         exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta_1)
         exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
-        # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps), in as few passes as its roundings allow
-        flat.addcdiv_(step_size * exp_avg, torch.addcdiv(eps, exp_avg_sq.sqrt(), correction_2), value=-1)
+        # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps): torch's terms, in place where they can be
+        flat.addcdiv_(step_size * exp_avg, exp_avg_sq.sqrt().div_(correction_2).add_(eps), value=-1)
 
     def _sgd(self, flat, grad):
         if not any(self._constants["momentum"]):
@@ -520,7 +533,7 @@ class _EpochLayout:
         """
         orders = [torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
                   for generator, n in self._orders]
-        self._index.view(-1)[self._slots] = torch.cat(orders).add_(self._starts)
+        self._index.view(-1).scatter_(0, self._slots, torch.cat(orders).add_(self._starts))  # (3x index_put_'s speed)
         index = self._index.to(X.device).view(-1)
         torch.index_select(X, 0, index, out=self.batches.view(-1, *X.shape[1:]))
         torch.index_select(targets, 0, index, out=self.targets.view(-1, *targets.shape[1:]))
@@ -577,7 +590,6 @@ def _steps(layout, network, optimizer, criterion, batches, targets, masks, total
             if "l1" in penalty_gradients:
                 network.grad.addcmul_(penalty_gradients["l1"], network.flat.sign())
         optimizer.step(layout.stepping[step])
-        network.sync()
         yield (batches[step], targets[step]), loss
 
 

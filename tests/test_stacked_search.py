@@ -21,7 +21,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
-from skdeep._stacked import _one_output_linear, _stacked_linear
+from skdeep._stacked import _OneOutputLayer, _stacked_linear
 from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -346,7 +346,7 @@ def test_stacked_fit_times_are_counted(cancer):
 
 
 @pytest.mark.parametrize("inputs_need_gradients", [True, False], ids=["hidden layer before it", "linear model"])
-def test_a_one_output_layer_gives_the_batched_products_values_and_gradients(inputs_need_gradients):
+def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients):
     generator = torch.Generator().manual_seed(0)
     tensors = [torch.randn(shape, generator=generator, dtype=torch.float64) for shape in [(4, 7, 5), (4, 1, 5),
                                                                                           (4, 1, 1)]]
@@ -354,11 +354,12 @@ def test_a_one_output_layer_gives_the_batched_products_values_and_gradients(inpu
     tensors[1].requires_grad_()
     tensors[2].requires_grad_()
     upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
-    wanted = [tensor for tensor in tensors if tensor.requires_grad]
-    outputs, gradients = [], []
-    for layer in (_one_output_linear, _stacked_linear):
-        outputs.append(layer(*tensors))
-        gradients.append(torch.autograd.grad(outputs[-1], wanted, upstream))
-    torch.testing.assert_close(*outputs)
-    for broadcast, batched in zip(*gradients, strict=True):
-        torch.testing.assert_close(broadcast, batched)
+    gradients = []
+    for layer in (_OneOutputLayer.apply, _stacked_linear):
+        outputs = layer(*tensors)
+        wanted = [tensor for tensor in tensors if tensor.requires_grad]
+        gradients.append(torch.autograd.grad(outputs, wanted, upstream))
+        torch.testing.assert_close(outputs, _stacked_linear(*tensors))
+    for own, autograds in zip(*gradients, strict=True):
+        torch.testing.assert_close(own, autograds)
+    assert torch.autograd.gradcheck(_OneOutputLayer.apply, tensors)
