@@ -98,12 +98,13 @@ class WeightPenalty:
         def per_row(values):
             return torch.tensor(values, dtype=torch.float64, device=rows.device)
 
-        rows = rows.double() * is_weight
+        rows = rows.to(torch.float64, copy=True)  # (a copy: its squares are taken in place)
+        is_weight = is_weight.double()  # (the sums over the weights: products with the mask)
         total = torch.zeros(rows.shape[0], dtype=torch.float64, device=rows.device)
         if any(penalty.l1 for penalty in penalties):
-            total += per_row([penalty.l1 for penalty in penalties]) * rows.abs().sum(1)
+            total += per_row([penalty.l1 for penalty in penalties]) * (rows.abs() @ is_weight)
         if any(penalty.l2 for penalty in penalties):
-            total += 0.5 * per_row([penalty.l2 for penalty in penalties]) * rows.square().sum(1)
+            total += 0.5 * per_row([penalty.l2 for penalty in penalties]) * (rows.square_() @ is_weight)
         return (total / per_row([penalty.batch_weight for penalty in penalties])).tolist()
 
     def loss_term(self, weights):

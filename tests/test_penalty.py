@@ -87,3 +87,20 @@ def test_no_strength_is_no_penalty(network):
 def test_the_penalty_of_large_float32_weights_is_finite_as_the_loss_it_joins():
     weights = [torch.full((2, 2), 1e20, dtype=torch.float32)]
     assert WeightPenalty(l1=1.0, l2=2.0).value(weights) == pytest.approx(4e20 + 4e40)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stacked_values_are_each_rows_value_and_leave_the_rows_as_they_are(dtype):
+    generator = torch.Generator().manual_seed(0)
+    modules = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)).to(dtype) for _ in range(2)]
+    for module in modules:
+        for parameter in module.parameters():
+            torch.nn.init.normal_(parameter.data, generator=generator)
+    rows = torch.stack([torch.cat([p.detach().reshape(-1) for p in module.parameters()]) for module in modules])
+    is_weight = torch.cat([torch.full((p.numel(),), float(p.ndim > 1), dtype=dtype) for p in modules[0].parameters()])
+    penalties = [WeightPenalty(l1=0.3, l2=0.5, batch_weight=7.0), WeightPenalty(l2=2.0)]
+    before = rows.clone()
+    values = WeightPenalty.stacked_values(penalties, rows, is_weight)
+    assert torch.equal(rows, before)
+    expected = [penalty.value(penalty.weights(module)) for penalty, module in zip(penalties, modules, strict=True)]
+    assert values == pytest.approx(expected, rel=1e-12)
