@@ -35,6 +35,7 @@ their own ``fit`` leaves them.
 """
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -145,6 +146,10 @@ class _StackedMLP:
                 self.operations.append(("dropout", [m.layers[position].p for m in modules]))
             elif not isinstance(layer, nn.Identity):
                 self.operations.append(("elementwise", layer))
+        # the ReLUs right before a layer of one output unit, whose backward pass applies their gradients
+        self._rectified_by_output = {
+            position for position, ((_, value), (next_kind, index)) in enumerate(pairwise(self.operations))
+            if isinstance(value, nn.ReLU) and next_kind == "linear" and self.shapes[index][0] == 1}
         self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self._attach(modules)
 
@@ -196,14 +201,21 @@ class _StackedMLP:
 
     def __call__(self, X, rows):
         """The members' raw outputs for their batches ``X`` (K, batch, features) of ``rows`` rows (the rest pads)."""
-        outputs = X
-        for kind, value in self.operations:
+        outputs, rectified = X, False
+        for position, (kind, value) in enumerate(self.operations):
             if kind == "linear":
                 weight, bias = self.layers[value], self.layers[value + 1]
-                layer = _OneOutputLayer.apply if weight.shape[1] == 1 else _stacked_linear
-                outputs = layer(outputs, weight, bias)
+                if weight.shape[1] == 1:
+                    outputs = _OneOutputLayer.apply(outputs, weight, bias, rectified)
+                else:
+                    outputs = _stacked_linear(outputs, weight, bias)
+                rectified = False
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
+            elif position in self._rectified_by_output:  # (the one-output layer after it applies its gradient)
+                with torch.no_grad():
+                    outputs.relu_()
+                rectified = True
             elif isinstance(value, nn.ReLU):  # in place: the dense layer's backward does not need its output
                 outputs = torch.relu_(outputs)
             else:
@@ -234,18 +246,28 @@ class _OneOutputLayer(torch.autograd.Function):
     which take several times as long as the elementwise product and the
     well-shaped batched product here; the gradients are the same sums.
     A binary classifier's or a one-target regressor's output layer is one.
+
+    With ``rectified``, ``inputs`` are the outputs of a ReLU that ran out of
+    autograd's sight, and the layer's backward pass applies the ReLU's
+    gradient too, in place: a pass and a tensor of the activations' size
+    fewer than autograd's node for it.
     """
 
     @staticmethod
-    def forward(ctx, inputs, weight, bias):
+    def forward(ctx, inputs, weight, bias, rectified=False):
         ctx.save_for_backward(inputs, weight)
+        ctx.rectified = rectified
         return _stacked_linear(inputs, weight, bias)
 
     @staticmethod
     def backward(ctx, grad):  # grad: (K, batch, 1)
         inputs, weight = ctx.saved_tensors
-        grad_inputs = grad * weight if ctx.needs_input_grad[0] else None
-        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True)
+        grad_inputs = None
+        if ctx.needs_input_grad[0]:
+            grad_inputs = grad * weight
+            if ctx.rectified:  # (torch's ReLU backward: zero where the output is not positive)
+                torch.ops.aten.threshold_backward.grad_input(grad_inputs, inputs, 0, grad_input=grad_inputs)
+        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True), None
 
 
 class _StackedOptimizer:
@@ -321,7 +343,7 @@ class _StackedOptimizer:
         exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta_1)
         exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
-        # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps): torch's terms, in place where they can be
+        # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps): torch's terms, in place where it can
         flat.addcdiv_(step_size * exp_avg, exp_avg_sq.sqrt().div_(correction_2).add_(eps), value=-1)
 
     def _sgd(self, flat, grad):

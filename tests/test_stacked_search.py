@@ -363,3 +363,19 @@ def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need
     for own, autograds in zip(*gradients, strict=True):
         torch.testing.assert_close(own, autograds)
     assert torch.autograd.gradcheck(_OneOutputLayer.apply, tensors)
+
+
+def test_a_one_output_layer_after_a_relu_applies_the_relus_gradient():
+    generator = torch.Generator().manual_seed(0)
+    pre, weight, bias = (torch.randn(shape, generator=generator, dtype=torch.float64, requires_grad=True)
+                         for shape in [(4, 7, 5), (4, 1, 5), (4, 1, 1)])
+    upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
+    expected = torch.autograd.grad(_stacked_linear(torch.relu(pre), weight, bias), [pre, weight, bias], upstream)
+    hidden = pre.clone()
+    with torch.no_grad():  # (as the pack runs it: out of autograd's sight)
+        hidden.relu_()
+    outputs = _OneOutputLayer.apply(hidden, weight, bias, True)
+    torch.testing.assert_close(outputs, _stacked_linear(torch.relu(pre), weight, bias))
+    for own, autograds in zip(torch.autograd.grad(outputs, [pre, weight, bias], upstream), expected, strict=True):
+        torch.testing.assert_close(own, autograds)
+    assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
