@@ -500,12 +500,12 @@ class _EpochLayout:
 
     An epoch's batches are one (steps, K, batch_size) block of row indices:
     member ``k``'s ``i``-th row of the epoch (in the order its own fit
-    shuffles them) is row ``i % batch_size`` of its batch at step
-    ``i // batch_size``; the slots past its rows pad, with its first row,
-    weighed 0. The slots, the padding, the steps each member takes and the
-    members' penalty coefficients depend only on the members, so they are
-    made once, and the blocks the batches are gathered into are reused from
-    epoch to epoch.
+    shuffles them, drawn into a row of the layout's own) is row
+    ``i % batch_size`` of its batch at step ``i // batch_size``; the slots
+    past its rows pad, with its first row, weighed 0. The padding, the steps
+    each member takes and the members' penalty coefficients depend only on
+    the members, so they are made once, and the blocks the batches are
+    gathered into are reused from epoch to epoch.
 
     Parameters
     ----------
@@ -523,24 +523,26 @@ class _EpochLayout:
         self.steps = max(len(member.batch_sizes) for member in members)
         count = len(members)
         row_counts = [member.rows.stop - member.rows.start for member in members]
-        starts = torch.tensor([member.rows.start for member in members])
-        # the epoch's i-th row of member k goes to slot ((i // batch_size) * count + k) * batch_size + i % batch_size
-        self._slots = torch.cat([(rows // batch_size * count + k) * batch_size + rows % batch_size
-                                 for k, rows in enumerate(torch.arange(n) for n in row_counts)])
-        self._starts = torch.repeat_interleave(starts, torch.tensor(row_counts))
-        self._index = starts.view(1, -1, 1).repeat(self.steps, 1, batch_size)  # (the padding: each member's first row)
-        self._orders = [(member.run.net.generator if member.run.net.shuffle and n > batch_size else None, n)
-                        for member, n in zip(members, row_counts, strict=True)]
-        valid = torch.zeros(self._index.numel(), dtype=X.dtype, device=X.device)
-        valid[self._slots.to(X.device)] = 1
-        self.valid = valid.view(self._index.shape)
+        self._starts = torch.tensor([member.rows.start for member in members]).view(-1, 1)
+        # each member's epoch order, in a row of its own: its own generator draws it there (or it is 0, 1, ...);
+        # the slots past its rows stay 0 (its first row, once its start is added)
+        self._orders = torch.zeros(count, self.steps * batch_size, dtype=torch.long)
+        self._shuffled = []
+        for k, (member, n) in enumerate(zip(members, row_counts, strict=True)):
+            if member.run.net.shuffle and n > batch_size:
+                self._shuffled.append((member.run.net.generator, self._orders[k, :n]))
+            else:
+                torch.arange(n, out=self._orders[k, :n])
+        shape = (self.steps, count, batch_size)
+        valid = torch.arange(self.steps * batch_size) < torch.tensor(row_counts).view(-1, 1)
+        self.valid = _by_step(valid, shape).to(dtype=X.dtype, device=X.device)
         self._uniform_weights = all(member.run.train_data.sample_weight is None for member in members)
         self.sizes = [[member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
                       for step in range(self.steps)]
         self.stepping = [None if all(sizes) else torch.tensor([size > 0 for size in sizes], device=X.device)
                          for sizes in self.sizes]
-        self.batches = X.new_empty((*self._index.shape, *X.shape[1:]))
-        self.targets = targets.new_empty((*self._index.shape, *targets.shape[1:]))
+        self.batches = X.new_empty((*shape, *X.shape[1:]))
+        self.targets = targets.new_empty((*shape, *targets.shape[1:]))
         penalties = [member.run.net.penalty for member in members]
         self.penalty_gradients = {name: optimizer.per_member([getattr(p, name) / p.batch_weight if p else 0.0
                                                               for p in penalties]) * network.is_weight
@@ -553,15 +555,20 @@ class _EpochLayout:
         sums per batch; the batches and targets are this layout's blocks,
         overwritten by the next epoch's.
         """
-        orders = [torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-                  for generator, n in self._orders]
-        self._index.view(-1).scatter_(0, self._slots, torch.cat(orders).add_(self._starts))  # (3x index_put_'s speed)
-        index = self._index.to(X.device).view(-1)
+        for generator, order in self._shuffled:
+            torch.randperm(len(order), generator=generator, out=order)
+        index = _by_step(self._orders + self._starts, self.valid.shape).to(X.device).view(-1)
         torch.index_select(X, 0, index, out=self.batches.view(-1, *X.shape[1:]))
         torch.index_select(targets, 0, index, out=self.targets.view(-1, *targets.shape[1:]))
         masks = self.valid if self._uniform_weights else self.valid * weights[index].view(self.valid.shape)
         totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
         return self.batches, self.targets, masks, totals
+
+
+def _by_step(rows, shape):
+    """Members' rows of an epoch's slots, (K, steps * batch_size), as the (steps, K, batch_size) block of its steps."""
+    steps, count, batch_size = shape
+    return rows.view(count, steps, batch_size).transpose(0, 1).contiguous()
 
 
 def _run_epoch(members, layout, network, optimizer, criterion, data, threads):
