@@ -44,10 +44,10 @@ def search_systems(device, width, seeds=1, with_sklearn=True):
 
 def case_search(device):
     """The 48-fit grid at width 100: stacked, scikit-learn's loop, one fit."""
-    times = interleaved_times(search_systems(device, 100, with_sklearn=device.type == "cpu"), rounds=3,
+    times = interleaved_times(search_systems(device, 100, with_sklearn=device.type == "cpu"), rounds=5,
                               settle=True)
     return ("Searches: breast_cancer, (100,), adam, 200 epochs, 4 alphas x 4 learning rates x cv=3 = 48 fits "
-            "(3 interleaved rounds per system, each after an untimed run; refit=False)",
+            "(5 interleaved rounds per system, each after an untimed run; refit=False)",
             SEARCH_HEADER, median_rows(times, "one fit on all the data"))
 
 
