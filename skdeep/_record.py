@@ -137,5 +137,12 @@ def history_frame(history):
 
 
 def _missing(value):
-    """Whether a history value is missing: None or NaN (as :meth:`pandas.DataFrame.dropna` sees it)."""
-    return value is None or value != value
+    """Whether a history value is missing, as :meth:`pandas.DataFrame.dropna` sees a cell: None, NaN or NA.
+
+    A callback may record arrays or tensors, which are values, whatever they hold.
+    """
+    if value is None:
+        return True
+    if type(value) is float:
+        return value != value
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))

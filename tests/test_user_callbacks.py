@@ -6,6 +6,7 @@ import threading
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -366,3 +367,24 @@ def test_skorchs_logging_and_batch_callbacks_run(iris, tmp_path):
     assert clf.history_["batch_acc"].notna().all()
     assert len(lines) == 5 and "valid_loss" in lines[0]  # the header, its rule, then one row per epoch
     assert (tmp_path / "train_end_params.pt").exists()
+
+
+class RecordsArrays(Callback):
+    """Records an array, a tensor and a value that is missing in every epoch but the last."""
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("per_class", np.array([0.5, 0.7]))
+        net.history.record("tensor", torch.tensor([1.0, float("nan")]))
+        net.history.record("late", 1.0 if len(net.history) == 3 else pd.NA)
+        net.history.record("never", float("nan"))
+
+
+def test_history_keeps_what_a_callback_records_as_pandas_would(cancer):
+    X, y = cancer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((4,), max_iter=3, callbacks=[RecordsArrays()], random_state=0).fit(X, y)
+    history = clf.history_
+    assert {"per_class", "tensor", "late"} <= set(history.columns) and "never" not in history.columns
+    np.testing.assert_array_equal(history["per_class"].iloc[-1], [0.5, 0.7])
+    assert history["late"].isna().tolist() == [True, True, False]
