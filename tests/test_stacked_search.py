@@ -379,3 +379,20 @@ def test_a_one_output_layer_after_a_relu_applies_the_relus_gradient():
     for own, autograds in zip(torch.autograd.grad(outputs, [pre, weight, bias], upstream), expected, strict=True):
         torch.testing.assert_close(own, autograds)
     assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
+
+
+def test_a_fits_shelf_key_names_its_class_parameters_and_exact_data(cancer):
+    X, y = cancer
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    key = _shelf.fit_key(MLPClassifier(alpha=0.1), X, y)
+    assert key == _shelf.fit_key(MLPClassifier(alpha=0.1), np.asfortranarray(X), y.copy())  # (same values)
+    others = [_shelf.fit_key(MLPRegressor(alpha=0.1), X, y), _shelf.fit_key(MLPClassifier(alpha=0.2), X, y),
+              _shelf.fit_key(MLPClassifier(alpha=0.1), X.astype(np.float32), y),
+              _shelf.fit_key(MLPClassifier(alpha=0.1), X, 1 - y),
+              _shelf.fit_key(MLPClassifier(alpha=0.1), X, y, sample_weight=np.ones(len(y))),
+              _shelf.fit_key(MLPClassifier(alpha=0.1), X.reshape(-1, 15), y)]
+    assert len({key, *others}) == 7
+    frame_key = _shelf.fit_key(MLPClassifier(), frame, y)
+    assert frame_key == _shelf.fit_key(MLPClassifier(), frame.copy(), y)
+    assert frame_key != _shelf.fit_key(MLPClassifier(), frame.rename(columns=str.upper), y)
+    assert _shelf.fit_key(MLPClassifier(activation=lambda x: x), X, y) is None  # (not picklable: not shelved)
