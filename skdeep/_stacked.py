@@ -8,12 +8,14 @@ the divergence check), all built by the estimator's own ``fit`` code.
 :func:`train_stacked` trains the members of a pack together:
 
 - each dense layer's weights of all ``K`` members are one tensor of shape
-  ``(K, out, in)``, run with batched matrix products (``torch.baddbmm``; a
-  layer of one output unit has a backward pass of its own,
-  :class:`_OneOutputLayer`);
+  ``(K, out, in)``, a view of the members' parameter rows, run with batched
+  matrix products (``torch.baddbmm``; a layer of one output unit has a
+  backward pass of its own, :class:`_OneOutputLayer`, which also applies the
+  gradient of a ReLU right before it);
 - each member's batch is gathered from its own rows, in the order its own
   generator shuffles them, padded to the pack's batch size with rows of
-  weight 0;
+  weight 0 (the layout of an epoch's batches, :class:`_EpochLayout`, is made
+  once per set of members);
 - the members' mean losses are summed, so that each member's gradient is its
   standalone fit's, and each member's penalty is added to its gradient;
 - the optimizer's state and hyper-parameters (learning rate, betas, epsilon,
@@ -518,8 +520,8 @@ class _EpochLayout:
     """
 
     def __init__(self, members, data, network, optimizer):
-        X, targets, weights = data
-        self.batch_size = batch_size = members[0].run.plan.batch_size
+        X, targets, _ = data
+        batch_size = members[0].run.plan.batch_size
         self.steps = max(len(member.batch_sizes) for member in members)
         count = len(members)
         row_counts = [member.rows.stop - member.rows.start for member in members]
