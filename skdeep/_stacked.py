@@ -9,11 +9,12 @@ the divergence check), all built by the estimator's own ``fit`` code.
 
 - each dense layer's weights of all ``K`` members are one tensor of shape
   ``(K, out, in)``, a view of the members' parameter rows, run with batched
-  matrix products (``torch.baddbmm``; a layer of one output unit has a
-  backward pass of its own, :class:`_OneOutputLayer`, which also applies the
-  gradient of a ReLU right before it);
+  matrix products (``torch.baddbmm``), with a backward pass of their own
+  (:class:`_StackedLinear`), which also applies the gradient of a ReLU right
+  before the layer;
 - each member's batch is gathered from its own rows, in the order its own
-  generator shuffles them, padded to the pack's batch size with rows of
+  generator shuffles them (drawn once for the members whose generators and
+  row counts are alike), padded to the pack's batch size with rows of
   weight 0 (the layout of an epoch's batches, :class:`_EpochLayout`, is made
   once per set of members);
 - the members' mean losses are summed, so that each member's gradient is its
@@ -148,10 +149,9 @@ class _StackedMLP:
                 self.operations.append(("dropout", [m.layers[position].p for m in modules]))
             elif not isinstance(layer, nn.Identity):
                 self.operations.append(("elementwise", layer))
-        # the ReLUs right before a layer of one output unit, whose backward pass applies their gradients
-        self._rectified_by_output = {
-            position for position, ((_, value), (next_kind, index)) in enumerate(pairwise(self.operations))
-            if isinstance(value, nn.ReLU) and next_kind == "linear" and self.shapes[index][0] == 1}
+        # the ReLUs right before a dense layer, whose backward pass applies their gradients
+        self._rectified = {position for position, ((_, value), (next_kind, _)) in enumerate(pairwise(self.operations))
+                           if isinstance(value, nn.ReLU) and next_kind == "linear"}
         self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self._attach(modules)
 
@@ -206,15 +206,11 @@ class _StackedMLP:
         outputs, rectified = X, False
         for position, (kind, value) in enumerate(self.operations):
             if kind == "linear":
-                weight, bias = self.layers[value], self.layers[value + 1]
-                if weight.shape[1] == 1:
-                    outputs = _OneOutputLayer.apply(outputs, weight, bias, rectified)
-                else:
-                    outputs = _stacked_linear(outputs, weight, bias)
+                outputs = _StackedLinear.apply(outputs, self.layers[value], self.layers[value + 1], rectified)
                 rectified = False
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
-            elif position in self._rectified_by_output:  # (the one-output layer after it applies its gradient)
+            elif position in self._rectified:  # (the dense layer after it applies its gradient)
                 with torch.no_grad():
                     outputs.relu_()
                 rectified = True
@@ -240,19 +236,20 @@ def _stacked_linear(inputs, weight, bias):
     return torch.baddbmm(bias, inputs, weight.mT)
 
 
-class _OneOutputLayer(torch.autograd.Function):
-    """:func:`_stacked_linear` for a layer of one output unit, with a backward pass by broadcasting.
-
-    autograd's backward of the batched product runs two batched products
-    with a dimension of 1 (an outer product and a matrix-vector product),
-    which take several times as long as the elementwise product and the
-    well-shaped batched product here; the gradients are the same sums.
-    A binary classifier's or a one-target regressor's output layer is one.
+class _StackedLinear(torch.autograd.Function):
+    """:func:`_stacked_linear` with a backward pass of its own: autograd's gradients, with fewer passes.
 
     With ``rectified``, ``inputs`` are the outputs of a ReLU that ran out of
     autograd's sight, and the layer's backward pass applies the ReLU's
     gradient too, in place: a pass and a tensor of the activations' size
-    fewer than autograd's node for it.
+    fewer than autograd's node for it (touching a new tensor's memory for
+    the first time costs page faults at every step).
+
+    For a layer of one output unit (a binary classifier's or a one-target
+    regressor's output layer), autograd's backward of the batched product
+    runs two batched products with a dimension of 1 (an outer product and a
+    matrix-vector product), which take several times as long as the
+    elementwise product and the well-shaped batched product here.
     """
 
     @staticmethod
@@ -262,14 +259,16 @@ class _OneOutputLayer(torch.autograd.Function):
         return _stacked_linear(inputs, weight, bias)
 
     @staticmethod
-    def backward(ctx, grad):  # grad: (K, batch, 1)
+    def backward(ctx, grad):  # grad: (K, batch, out)
         inputs, weight = ctx.saved_tensors
+        one_output = weight.shape[1] == 1
         grad_inputs = None
         if ctx.needs_input_grad[0]:
-            grad_inputs = grad * weight
+            grad_inputs = grad * weight if one_output else torch.bmm(grad, weight)
             if ctx.rectified:  # (torch's ReLU backward: zero where the output is not positive)
                 torch.ops.aten.threshold_backward.grad_input(grad_inputs, inputs, 0, grad_input=grad_inputs)
-        return grad_inputs, torch.bmm(grad.mT, inputs), grad.sum(1, keepdim=True), None
+        grad_weight = torch.bmm(grad.mT, inputs) if one_output else torch.bmm(inputs.mT, grad).mT
+        return grad_inputs, grad_weight, grad.sum(1, keepdim=True), None
 
 
 class _StackedOptimizer:
@@ -446,8 +445,10 @@ def train_stacked(runs):
             _run_epoch([members[k] for k in active], layout, network, optimizer, criterion, data,
                        None if threads is None or not threads.tuning else threads)
             going_on = _end_stopped(members, active, network, optimizer, step_dtype)
-            if going_on != active and going_on:
-                layout = _EpochLayout([members[k] for k in going_on], data, network, optimizer)
+            if going_on != active:
+                layout.hand_back_generators()
+                if going_on:
+                    layout = _EpochLayout([members[k] for k in going_on], data, network, optimizer)
             active = going_on
     return [member.error for member in members]
 
@@ -502,9 +503,12 @@ class _EpochLayout:
 
     An epoch's batches are one (steps, K, batch_size) block of row indices:
     member ``k``'s ``i``-th row of the epoch (in the order its own fit
-    shuffles them, drawn into a row of the layout's own) is row
-    ``i % batch_size`` of its batch at step ``i // batch_size``; the slots
-    past its rows pad, with its first row, weighed 0. The padding, the steps
+    shuffles them) is row ``i % batch_size`` of its batch at step
+    ``i // batch_size``; the slots past its rows pad, with its first row,
+    weighed 0. Members whose shuffles are alike (as many rows, generators in
+    the same state: one seed in a grid over other parameters) share one
+    draw, made with the first one's generator; :meth:`hand_back_generators`
+    gives the others their generators' states. The padding, the steps
     each member takes and the members' penalty coefficients depend only on
     the members, so they are made once, and the blocks the batches are
     gathered into are reused from epoch to epoch.
@@ -526,15 +530,24 @@ class _EpochLayout:
         count = len(members)
         row_counts = [member.rows.stop - member.rows.start for member in members]
         self._starts = torch.tensor([member.rows.start for member in members]).view(-1, 1)
-        # each member's epoch order, in a row of its own: its own generator draws it there (or it is 0, 1, ...);
-        # the slots past its rows stay 0 (its first row, once its start is added)
-        self._orders = torch.zeros(count, self.steps * batch_size, dtype=torch.long)
-        self._shuffled = []
-        for k, (member, n) in enumerate(zip(members, row_counts, strict=True)):
-            if member.run.net.shuffle and n > batch_size:
-                self._shuffled.append((member.run.net.generator, self._orders[k, :n]))
+        # each member's epoch order is a row of its order source: the rows 0, 1, ... of its count, or the draws
+        # of its shuffling generator, which the members of one row count whose generators are alike (their
+        # fits' seeds are) share, drawn once, by the first one's; the slots past its rows are 0 (its first row,
+        # once its start is added)
+        keys = [_order_key(member, n, batch_size) for member, n in zip(members, row_counts, strict=True)]
+        sources = list(dict.fromkeys(keys))
+        self._sources = torch.zeros(len(sources), self.steps * batch_size, dtype=torch.long)
+        self._source_of_member = torch.tensor([sources.index(key) for key in keys])
+        self._draws, self._followers, drawers = [], [], {}
+        for member, key in zip(members, keys, strict=True):
+            generator = member.run.net.generator
+            if key[1] is None:
+                torch.arange(key[0], out=self._sources[sources.index(key), : key[0]])
+            elif key in drawers:
+                self._followers.append((generator, drawers[key]))
             else:
-                torch.arange(n, out=self._orders[k, :n])
+                drawers[key] = generator
+                self._draws.append((generator, self._sources[sources.index(key), : key[0]]))
         shape = (self.steps, count, batch_size)
         valid = torch.arange(self.steps * batch_size) < torch.tensor(row_counts).view(-1, 1)
         self.valid = _by_step(valid, shape).to(dtype=X.dtype, device=X.device)
@@ -557,14 +570,28 @@ class _EpochLayout:
         sums per batch; the batches and targets are this layout's blocks,
         overwritten by the next epoch's.
         """
-        for generator, order in self._shuffled:
+        for generator, order in self._draws:
             torch.randperm(len(order), generator=generator, out=order)
-        index = _by_step(self._orders + self._starts, self.valid.shape).to(X.device).view(-1)
+        orders = torch.index_select(self._sources, 0, self._source_of_member)
+        index = _by_step(orders.add_(self._starts), self.valid.shape).to(X.device).view(-1)
         torch.index_select(X, 0, index, out=self.batches.view(-1, *X.shape[1:]))
         torch.index_select(targets, 0, index, out=self.targets.view(-1, *targets.shape[1:]))
         masks = self.valid if self._uniform_weights else self.valid * weights[index].view(self.valid.shape)
         totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
         return self.batches, self.targets, masks, totals
+
+
+    def hand_back_generators(self):
+        """Give the members whose shuffles another member's generator drew their generators' states back."""
+        for follower, drawer in self._followers:
+            follower.set_state(drawer.get_state())
+
+
+def _order_key(member, rows, batch_size):
+    """What a member's epoch orders depend on: its ``rows`` and, where it shuffles, its generator's state."""
+    run = member.run
+    shuffled = run.net.shuffle and rows > batch_size
+    return rows, bytes(run.net.generator.get_state().numpy()) if shuffled else None
 
 
 def _by_step(rows, shape):

@@ -21,7 +21,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
-from skdeep._stacked import _OneOutputLayer, _stacked_linear
+from skdeep._stacked import _stacked_linear, _StackedLinear
 from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -107,6 +107,21 @@ def test_every_member_trains_as_its_own_fit(cancer, options):
     assert stacked.n_stacked_fits_ == 24
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_deeper_networks_train_as_their_own_fits(cancer, activation):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    # (with relu, each hidden layer's backward pass applies the gradient of the ReLU before it)
+    model = MLPClassifier((12, 6, 1), activation=activation, batch_size=64, max_iter=12, precision="float64",
+                          random_state=0)
+    grid = {"alpha": [1e-4, 1e-1], "random_state": [0, 1]}
+    scoring = {"neg_log_loss": "neg_log_loss", "n_iter": n_iter, "loss": loss}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3, scoring=scoring,
+                              refit="neg_log_loss")
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 12
+
+
 def test_dropout_draws_each_members_own_masks(cancer):
     X, y = cancer
     X = StandardScaler().fit_transform(X)
@@ -143,6 +158,20 @@ def test_members_with_fewer_batches_wait_for_the_others(cancer):
                               refit="neg_log_loss")
     assert_same_results(stacked, reference)
     assert stacked.n_stacked_fits_ == 24
+
+
+def test_members_that_shuffle_alike_go_on_after_the_one_that_drew_left(cancer):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    # one seed: the members of a fold shuffle alike, and the pack draws their orders once, with the first's
+    # generator; the first candidate's members leave after 4 epochs, the others go on shuffling as their fits do
+    model = MLPClassifier((8,), batch_size=64, precision="float64", random_state=0)
+    grid = {"max_iter": [4, 12], "alpha": [1e-4, 1e-1]}
+    scoring = {"neg_log_loss": "neg_log_loss", "n_iter": n_iter, "loss": loss}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3, scoring=scoring,
+                              refit="neg_log_loss")
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 12
 
 
 def test_regressor_in_randomized_search(diabetes):
@@ -345,38 +374,40 @@ def test_stacked_fit_times_are_counted(cancer):
     assert search.cv_results_["mean_fit_time"].sum() * search.n_splits_ >= search.stacked_fit_time_ > 0
 
 
+@pytest.mark.parametrize("outputs", [1, 3], ids=["one output", "three outputs"])
 @pytest.mark.parametrize("inputs_need_gradients", [True, False], ids=["hidden layer before it", "linear model"])
-def test_a_one_output_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients):
+def test_a_stacked_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients, outputs):
     generator = torch.Generator().manual_seed(0)
-    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64) for shape in [(4, 7, 5), (4, 1, 5),
-                                                                                          (4, 1, 1)]]
+    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64)
+               for shape in [(4, 7, 5), (4, outputs, 5), (4, 1, outputs)]]
     tensors[0].requires_grad_(inputs_need_gradients)
     tensors[1].requires_grad_()
     tensors[2].requires_grad_()
-    upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
+    upstream = torch.randn(4, 7, outputs, generator=generator, dtype=torch.float64)
     gradients = []
-    for layer in (_OneOutputLayer.apply, _stacked_linear):
-        outputs = layer(*tensors)
+    for layer in (_StackedLinear.apply, _stacked_linear):
+        results = layer(*tensors)
         wanted = [tensor for tensor in tensors if tensor.requires_grad]
-        gradients.append(torch.autograd.grad(outputs, wanted, upstream))
-        torch.testing.assert_close(outputs, _stacked_linear(*tensors))
+        gradients.append(torch.autograd.grad(results, wanted, upstream))
+        torch.testing.assert_close(results, _stacked_linear(*tensors))
     for own, autograds in zip(*gradients, strict=True):
         torch.testing.assert_close(own, autograds)
-    assert torch.autograd.gradcheck(_OneOutputLayer.apply, tensors)
+    assert torch.autograd.gradcheck(_StackedLinear.apply, tensors)
 
 
-def test_a_one_output_layer_after_a_relu_applies_the_relus_gradient():
+@pytest.mark.parametrize("outputs", [1, 3], ids=["one output", "three outputs"])
+def test_a_stacked_layer_after_a_relu_applies_the_relus_gradient(outputs):
     generator = torch.Generator().manual_seed(0)
     pre, weight, bias = (torch.randn(shape, generator=generator, dtype=torch.float64, requires_grad=True)
-                         for shape in [(4, 7, 5), (4, 1, 5), (4, 1, 1)])
-    upstream = torch.randn(4, 7, 1, generator=generator, dtype=torch.float64)
+                         for shape in [(4, 7, 5), (4, outputs, 5), (4, 1, outputs)])
+    upstream = torch.randn(4, 7, outputs, generator=generator, dtype=torch.float64)
     expected = torch.autograd.grad(_stacked_linear(torch.relu(pre), weight, bias), [pre, weight, bias], upstream)
     hidden = pre.clone()
     with torch.no_grad():  # (as the pack runs it: out of autograd's sight)
         hidden.relu_()
-    outputs = _OneOutputLayer.apply(hidden, weight, bias, True)
-    torch.testing.assert_close(outputs, _stacked_linear(torch.relu(pre), weight, bias))
-    for own, autograds in zip(torch.autograd.grad(outputs, [pre, weight, bias], upstream), expected, strict=True):
+    results = _StackedLinear.apply(hidden, weight, bias, True)
+    torch.testing.assert_close(results, _stacked_linear(torch.relu(pre), weight, bias))
+    for own, autograds in zip(torch.autograd.grad(results, [pre, weight, bias], upstream), expected, strict=True):
         torch.testing.assert_close(own, autograds)
     assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
 
