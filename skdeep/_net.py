@@ -473,11 +473,13 @@ class SkdeepNet(NeuralNet):
             The rows of each batch.
         """
         row = epoch_row(self.history)
+        batches = list(zip(batch_losses, sizes, strict=True))
+        loss_key = prefix + "_loss"
         if not self.batch_rows:
-            row["batches"].extend({prefix + "_loss": loss, prefix + "_batch_size": size}
-                                  for loss, size in zip(batch_losses, sizes, strict=True))
-        row[prefix + "_batch_count"] = len(batch_losses)
-        row[prefix + "_loss"] = sum(loss * n for loss, n in zip(batch_losses, sizes, strict=True)) / sum(sizes)
+            size_key = prefix + "_batch_size"
+            row["batches"] += [{loss_key: loss, size_key: size} for loss, size in batches]
+        row[prefix + "_batch_count"] = len(batches)
+        row[loss_key] = sum([loss * n for loss, n in batches]) / sum(sizes)
 
     def _steps(self, iterator, training, step_fn, fit_params):
         for batch in iterator:
