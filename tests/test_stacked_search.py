@@ -19,8 +19,9 @@ from sklearn.model_selection import GroupKFold, KFold, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf
+from skdeep import MLPClassifier, MLPRegressor, _packing, _shelf, _stacked
 from skdeep._stacked import _stacked_linear, _StackedLinear
 from skdeep.model_selection import GridSearchCV, RandomizedSearchCV
 
@@ -410,6 +411,55 @@ def test_a_stacked_layer_after_a_relu_applies_the_relus_gradient(outputs):
     for own, autograds in zip(torch.autograd.grad(results, [pre, weight, bias], upstream), expected, strict=True):
         torch.testing.assert_close(own, autograds)
     assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
+
+
+#: the operators that read a tensor's values back to the host: on a GPU, each waits for the device (a sync),
+#: which a CUDA graph cannot capture
+HOST_READS = {torch.ops.aten._local_scalar_dense, torch.ops.aten.nonzero, torch.ops.aten.masked_select,
+              torch.ops.aten.is_nonzero, torch.ops.aten.equal, torch.ops.aten.unique_dim,
+              torch.ops.aten._unique2, torch.ops.aten.allclose}
+
+
+class OperatorLog(TorchDispatchMode):
+    """Record every aten operator that runs inside the block."""
+
+    def __init__(self):
+        super().__init__()
+        self.operators = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.operators.append(func.overloadpacket)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("options", [
+    dict(solver="adam", l1=1e-3),
+    dict(solver="adamw", learning_rate="cosine"),
+    dict(solver="sgd", nesterovs_momentum=True, learning_rate="invscaling"),
+])
+def test_a_packs_steps_read_nothing_back_from_their_tensors(cancer, monkeypatch, options):
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    # 301 rows, cv=3: members of two and of three batches, so that some steps leave members out
+    X, y = np.vstack([X, X[:1]]), np.append(y, y[0])
+    log = OperatorLog()
+    steps = _stacked._steps
+
+    def logged_steps(*args):
+        generator = steps(*args)
+        while True:
+            with log:
+                step = next(generator, None)
+            if step is None:
+                return
+            yield step
+
+    monkeypatch.setattr(_stacked, "_steps", logged_steps)
+    model = MLPClassifier((8, 4), batch_size=100, max_iter=3, random_state=0, **options)
+    search = GridSearchCV(model, {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 1e-2]}, cv=3).fit(X, y)
+    assert search.n_stacked_fits_ == 12
+    assert torch.ops.aten.bmm in log.operators  # (the steps ran inside the log)
+    assert [operator for operator in log.operators if operator in HOST_READS] == []
 
 
 def test_a_fits_shelf_key_names_its_class_parameters_and_exact_data(cancer):
