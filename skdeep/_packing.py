@@ -84,10 +84,11 @@ class SearchPacks:
         offset, self._candidates_before = self._candidates_before, self._candidates_before + len(candidate_params)
         pending = defaultdict(list)  # pack key -> [(position, estimator, run, shelf key, preparation seconds)]
         for split, (train, _) in enumerate(splits):
+            rows = _safe_split(self.estimator, self.X, self.y, train)  # (X, y) of this split's training rows
             transformed = {}  # the pipeline head's output, per its parameters, on this split
             for candidate, params in enumerate(candidate_params):
                 started = time.perf_counter()
-                prepared = self._prepare(params, train, transformed)
+                prepared = self._prepare(params, rows, transformed)
                 if prepared is None:
                     continue
                 (estimator, run, key), stacks = prepared
@@ -102,7 +103,7 @@ class SearchPacks:
             if len(members) > 1:  # (a pack of one is a fit of its own)
                 self._train_pack(members)
 
-    def _prepare(self, params, train, transformed):
+    def _prepare(self, params, rows, transformed):
         """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack.
 
         The parameters' values are cloned, as scikit-learn's loop clones
@@ -117,7 +118,7 @@ class SearchPacks:
             return None
         if not may_stack(estimator.get_params(deep=False)) or getattr(estimator, "_skl_callbacks", None):
             return None
-        X_train, y_train = _safe_split(self.estimator, self.X, self.y, train)
+        X_train, y_train = rows
         if self.head is not None:
             head_key = _parameters_key(head_params)
             if head_key not in transformed:
