@@ -122,9 +122,9 @@ class _StackedMLP:
     ``flat`` holds every member's parameters in a row; each dense layer's
     weights and biases are views of it of shape (K, out, in) and (K, 1, out),
     of which each member's module keeps views (a member leaving the pack
-    takes copies). The optimizer works on ``flat`` and on ``grad``, the
-    gradients gathered there after each backward pass: it updates all
-    parameters of all members in a few operations, in place, which the
+    takes copies). The optimizer works on ``flat`` and on ``grad``, whose
+    rows each layer's backward pass writes its gradients into: it updates
+    all parameters of all members in a few operations, in place, which the
     layers and the members' modules see.
 
     Each member's dropout draws its masks from its own generator, seeded as
@@ -165,21 +165,10 @@ class _StackedMLP:
         """Make the stacked layers views of ``flat``, and each member's parameters views of them."""
         self.grad = torch.empty_like(self.flat)
         self.layers = [rows.detach().requires_grad_() for rows in self._rows(self.flat)]
+        self._gradients = self._rows(self.grad)
         for k, module in enumerate(modules):
             for parameter, stacked in zip(module.parameters(), self.layers, strict=True):
                 parameter.data = stacked.detach()[k].view(parameter.shape)
-
-    def gather_gradients(self):
-        """Gather the layers' gradients into the rows of ``grad`` (and clear them for the next backward pass).
-
-        The layers share ``flat``'s storage, which the optimizer updates; their
-        gradients are tensors of their own, as autograd makes them (views of
-        ``grad`` would break its gradient layout contract: the layers are not
-        dense, each row of ``flat`` holding all of a member's layers).
-        """
-        torch.cat([layer.grad.flatten(1) for layer in self.layers], dim=1, out=self.grad)
-        for layer in self.layers:
-            layer.grad = None
 
     def views(self, tensor, k):
         """Member ``k``'s parameters' shares of a (K, P) ``tensor``, shaped as its module's parameters."""
@@ -206,7 +195,8 @@ class _StackedMLP:
         outputs, rectified = X, False
         for position, (kind, value) in enumerate(self.operations):
             if kind == "linear":
-                outputs = _StackedLinear.apply(outputs, self.layers[value], self.layers[value + 1], rectified)
+                outputs = _StackedLinear.apply(outputs, self.layers[value], self.layers[value + 1],
+                                               self._gradients[value : value + 2], rectified)
                 rectified = False
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
@@ -239,6 +229,11 @@ def _stacked_linear(inputs, weight, bias):
 class _StackedLinear(torch.autograd.Function):
     """:func:`_stacked_linear` with a backward pass of its own: autograd's gradients, with fewer passes.
 
+    The backward pass writes the gradients of ``weight`` and ``bias`` into
+    ``gradients``, their shares of the pack's gradient rows, where the
+    optimizer reads them (autograd then accumulates nothing: its copies of
+    them, and their gathering into the rows, are saved).
+
     With ``rectified``, ``inputs`` are the outputs of a ReLU that ran out of
     autograd's sight, and the layer's backward pass applies the ReLU's
     gradient too, in place: a pass and a tensor of the activations' size
@@ -253,9 +248,9 @@ class _StackedLinear(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs, weight, bias, rectified=False):
+    def forward(ctx, inputs, weight, bias, gradients, rectified=False):
         ctx.save_for_backward(inputs, weight)
-        ctx.rectified = rectified
+        ctx.gradients, ctx.rectified = gradients, rectified
         return _stacked_linear(inputs, weight, bias)
 
     @staticmethod
@@ -267,8 +262,10 @@ class _StackedLinear(torch.autograd.Function):
             grad_inputs = grad * weight if one_output else torch.bmm(grad, weight)
             if ctx.rectified:  # (torch's ReLU backward: zero where the output is not positive)
                 torch.ops.aten.threshold_backward.grad_input(grad_inputs, inputs, 0, grad_input=grad_inputs)
-        grad_weight = torch.bmm(grad.mT, inputs) if one_output else torch.bmm(inputs.mT, grad).mT
-        return grad_inputs, grad_weight, grad.sum(1, keepdim=True), None
+        grad_weight, grad_bias = ctx.gradients
+        grad_weight.copy_(torch.bmm(grad.mT, inputs) if one_output else torch.bmm(inputs.mT, grad).mT)
+        torch.sum(grad, 1, keepdim=True, out=grad_bias)
+        return grad_inputs, None, None, None, None
 
 
 class _StackedOptimizer:
@@ -666,8 +663,7 @@ def _steps(layout, network, optimizer, criterion, batches, targets, masks, total
         raw = network(batches[step], layout.sizes[step])
         per_sample = criterion.per_sample(raw.flatten(0, 1), targets[step].flatten(0, 1)).view(masks[step].shape)
         loss = (per_sample * masks[step]).sum(1) / totals[step]
-        loss.sum().backward()
-        network.gather_gradients()
+        loss.sum().backward()  # (the layers write their gradients into the rows of network.grad)
         with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
             if "l2" in penalty_gradients:
                 network.grad.addcmul_(penalty_gradients["l2"], network.flat)

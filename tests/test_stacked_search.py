@@ -375,25 +375,33 @@ def test_stacked_fit_times_are_counted(cancer):
     assert search.cv_results_["mean_fit_time"].sum() * search.n_splits_ >= search.stacked_fit_time_ > 0
 
 
+def buffered_gradients(weight, bias, upstream, apply):
+    """The gradients a stacked layer writes into its buffers (as the pack's rows), and its inputs' as autograd's."""
+    buffers = [torch.full_like(weight, torch.nan), torch.full_like(bias, torch.nan)]
+    outputs = apply(buffers)
+    outputs.backward(upstream)
+    return outputs, buffers
+
+
 @pytest.mark.parametrize("outputs", [1, 3], ids=["one output", "three outputs"])
 @pytest.mark.parametrize("inputs_need_gradients", [True, False], ids=["hidden layer before it", "linear model"])
-def test_a_stacked_layer_has_the_gradients_of_the_batched_product(inputs_need_gradients, outputs):
+def test_a_stacked_layer_writes_the_gradients_of_the_batched_product(inputs_need_gradients, outputs):
     generator = torch.Generator().manual_seed(0)
-    tensors = [torch.randn(shape, generator=generator, dtype=torch.float64)
-               for shape in [(4, 7, 5), (4, outputs, 5), (4, 1, outputs)]]
-    tensors[0].requires_grad_(inputs_need_gradients)
-    tensors[1].requires_grad_()
-    tensors[2].requires_grad_()
+    inputs, weight, bias = (torch.randn(shape, generator=generator, dtype=torch.float64)
+                            for shape in [(4, 7, 5), (4, outputs, 5), (4, 1, outputs)])
+    inputs.requires_grad_(inputs_need_gradients)
+    weight.requires_grad_()
+    bias.requires_grad_()
     upstream = torch.randn(4, 7, outputs, generator=generator, dtype=torch.float64)
-    gradients = []
-    for layer in (_StackedLinear.apply, _stacked_linear):
-        results = layer(*tensors)
-        wanted = [tensor for tensor in tensors if tensor.requires_grad]
-        gradients.append(torch.autograd.grad(results, wanted, upstream))
-        torch.testing.assert_close(results, _stacked_linear(*tensors))
-    for own, autograds in zip(*gradients, strict=True):
-        torch.testing.assert_close(own, autograds)
-    assert torch.autograd.gradcheck(_StackedLinear.apply, tensors)
+    wanted = [tensor for tensor in (inputs, weight, bias) if tensor.requires_grad]
+    expected = torch.autograd.grad(_stacked_linear(inputs, weight, bias), wanted, upstream)
+    results, buffers = buffered_gradients(weight, bias, upstream,
+                                          lambda buffers: _StackedLinear.apply(inputs, weight, bias, buffers))
+    torch.testing.assert_close(results, _stacked_linear(inputs, weight, bias))
+    torch.testing.assert_close(buffers, list(expected[-2:]))
+    assert weight.grad is None and bias.grad is None  # (autograd accumulates nothing)
+    if inputs_need_gradients:
+        torch.testing.assert_close(inputs.grad, expected[0])
 
 
 @pytest.mark.parametrize("outputs", [1, 3], ids=["one output", "three outputs"])
@@ -406,10 +414,10 @@ def test_a_stacked_layer_after_a_relu_applies_the_relus_gradient(outputs):
     hidden = pre.clone()
     with torch.no_grad():  # (as the pack runs it: out of autograd's sight)
         hidden.relu_()
-    results = _StackedLinear.apply(hidden, weight, bias, True)
+    results, buffers = buffered_gradients(weight, bias, upstream,
+                                          lambda buffers: _StackedLinear.apply(hidden, weight, bias, buffers, True))
     torch.testing.assert_close(results, _stacked_linear(torch.relu(pre), weight, bias))
-    for own, autograds in zip(torch.autograd.grad(results, [pre, weight, bias], upstream), expected, strict=True):
-        torch.testing.assert_close(own, autograds)
+    torch.testing.assert_close([pre.grad, *buffers], list(expected))
     assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
 
 
