@@ -603,7 +603,6 @@ class _EpochLayout:
         totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
         return self.batches, self.targets, masks, totals
 
-
     def hand_back_generators(self):
         """Give the members whose shuffles another member's generator drew their generators' states back."""
         for follower, drawer in self._followers:
