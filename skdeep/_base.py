@@ -479,16 +479,21 @@ class BaseNeuralEstimator(CallbackSupportMixin, RoutedParameters, ABC):
 
         scikit-learn's MLP draws its initial weights from the random state
         before anything else, and skdeep's MLPs do the same: torch's seed is
-        derived from a copy of ``_random_state`` (hashed, so that it differs
-        from the training seed drawn next), which is left as it was. A warm
-        fit (``initial=False``), whose weights come from the previous fit,
-        draws nothing.
+        derived from the next draw of ``_random_state`` (hashed, so that it
+        differs from the training seed drawn next), which is then undone. A
+        warm fit (``initial=False``), whose weights come from the previous
+        fit, draws nothing: its state is restored after the build too.
         """
-        peek = copy.deepcopy(self._random_state)
-        seed = int(np.random.SeedSequence(peek.randint(np.iinfo(np.int32).max)).generate_state(1)[0])
-        with seeded_torch(seed, device):
-            module = self._build_module(n_features, self.n_outputs_, device,
-                                        self._random_state if initial else peek)
+        random_state = self._random_state
+        state = random_state.get_state(legacy=False)  # (restoring it is faster than deep-copying the random state)
+        try:
+            seed = int(np.random.SeedSequence(random_state.randint(np.iinfo(np.int32).max)).generate_state(1)[0])
+            random_state.set_state(state)
+            with seeded_torch(seed, device):
+                module = self._build_module(n_features, self.n_outputs_, device, random_state)
+        finally:
+            if not initial:
+                random_state.set_state(state)
         return module.to(device=device, dtype=dtype)
 
     def _new_net(self, net_plan, module, device):
