@@ -121,9 +121,9 @@ class NeuralClassifierBase(ClassifierMixin, BaseNeuralEstimator):
     def _encode_targets(self, y, *, reset, incremental, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        target_type = type_of_target(y)
+        target_type = type_of_target(y, input_name="y")
         if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            check_classification_targets(y)  # (scikit-learn's error for continuous and unknown targets)
             raise ValueError(f"{type(self).__name__} does not support {target_type} targets.")
         multilabel = target_type == "multilabel-indicator"
         if reset:
