@@ -579,6 +579,8 @@ class _EpochLayout:
                       for step in range(self.steps)]
         self.stepping = [None if all(sizes) else torch.tensor([size > 0 for size in sizes], device=X.device)
                          for sizes in self.sizes]
+        # the members with callbacks at each batch's end (the schedules set per batch)
+        self.per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
         self.batches = X.new_empty((*shape, *X.shape[1:]))
         self.targets = targets.new_empty((*shape, *targets.shape[1:]))
         penalties = [member.run.net.penalty for member in members]
@@ -633,7 +635,7 @@ def _run_epoch(members, layout, network, optimizer, criterion, data, threads):
         member.run.net.notify("on_epoch_begin", dataset_train=member.run.train_data,
                               dataset_valid=_validation_set(member.run))
     optimizer.read_learning_rates()
-    per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
+    per_batch = layout.per_batch
     steps = _steps(layout, network, optimizer, criterion, *layout.gather(*data))
     if threads is not None:  # (on the CPU share or on one thread, whichever is faster now)
         steps = threads.steps(steps)
