@@ -84,11 +84,10 @@ class SearchPacks:
         offset, self._candidates_before = self._candidates_before, self._candidates_before + len(candidate_params)
         pending = defaultdict(list)  # pack key -> [(position, estimator, run, shelf key, preparation seconds)]
         for split, (train, _) in enumerate(splits):
-            rows = _safe_split(self.estimator, self.X, self.y, train)  # (X, y) of this split's training rows
-            transformed = {}  # the pipeline head's output, per its parameters, on this split
+            split_rows = {}  # the network's training rows on this split, per the pipeline head's parameters
             for candidate, params in enumerate(candidate_params):
                 started = time.perf_counter()
-                prepared = self._prepare(params, rows, transformed)
+                prepared = self._prepare(params, train, split_rows)
                 if prepared is None:
                     continue
                 (estimator, run, key), stacks = prepared
@@ -103,7 +102,7 @@ class SearchPacks:
             if len(members) > 1:  # (a pack of one is a fit of its own)
                 self._train_pack(members)
 
-    def _prepare(self, params, rows, transformed):
+    def _prepare(self, params, train, split_rows):
         """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack.
 
         The parameters' values are cloned, as scikit-learn's loop clones
@@ -118,18 +117,10 @@ class SearchPacks:
             return None
         if not may_stack(estimator.get_params(deep=False)) or getattr(estimator, "_skl_callbacks", None):
             return None
+        rows = self._training_rows(train, head_params, split_rows)
+        if rows is None:
+            return None
         X_train, y_train = rows
-        if self.head is not None:
-            head_key = _parameters_key(head_params)
-            if head_key not in transformed:
-                try:
-                    head = clone(self.head).set_params(**clone(head_params, safe=False))
-                    transformed[head_key] = head.fit_transform(X_train, y_train)
-                except Exception:  # noqa: BLE001 (scikit-learn's loop meets the error, and handles it)
-                    transformed[head_key] = None
-            X_train = transformed[head_key]
-            if X_train is None:
-                return None
         key = fit_key(estimator, X_train, y_train)
         if key is None:
             return None
@@ -139,6 +130,27 @@ class SearchPacks:
             return None
         stacks = pack_key(run)
         return None if stacks is None else ((estimator, run, key), stacks)
+
+    def _training_rows(self, train, head_params, split_rows):
+        """The network's training rows ``(X, y)`` on the split of ``train``: the split's, or the head's output of them.
+
+        They are made once per split and head parameters (in ``split_rows``),
+        and shared by the candidates. The head fits on a copy of the split's
+        rows of its own, as in scikit-learn's loop: a head that transforms
+        in place (``copy=False``) leaves the other candidates' rows as they
+        were. None where the head fails.
+        """
+        key = None if self.head is None else _parameters_key(head_params)
+        if key not in split_rows:
+            X_train, y_train = _safe_split(self.estimator, self.X, self.y, train)
+            if self.head is not None:
+                try:
+                    head = clone(self.head).set_params(**clone(head_params, safe=False))
+                    X_train = head.fit_transform(X_train, y_train)
+                except Exception:  # noqa: BLE001 (scikit-learn's loop meets the error, and handles it)
+                    X_train = None
+            split_rows[key] = None if X_train is None else (X_train, y_train)
+        return split_rows[key]
 
     def _split(self, params):
         """A candidate's parameters of the pipeline's head and of the network (None where it replaces the network)."""

@@ -86,6 +86,20 @@ def test_grid_over_a_pipeline_gives_scikit_learns_results(cancer):
     assert not _shelf._SHELVED  # nothing is left offered
 
 
+@pytest.mark.parametrize("head, grid", [
+    (StandardScaler(copy=False), {"standardscaler__with_mean": [False, True]}),
+    (MinMaxScaler(copy=False), {"minmaxscaler__feature_range": [(0, 1), (-1, 1)]}),
+], ids=["StandardScaler", "MinMaxScaler"])
+def test_a_head_that_transforms_in_place_leaves_the_other_candidates_rows_alone(cancer, head, grid):
+    X, y = cancer
+    model = make_pipeline(head, MLPClassifier((8,), max_iter=15, batch_size=64, precision="float64", random_state=0))
+    # each search its own copy of X: scikit-learn's refit scales the caller's X in place
+    stacked, reference = (search(model, grid, cv=3, scoring="neg_log_loss").fit(X.copy(), y)
+                          for search in (GridSearchCV, sklearn_search.GridSearchCV))
+    assert_same_results(stacked, reference)
+    assert stacked.n_stacked_fits_ == 6
+
+
 @pytest.mark.parametrize("options", [
     dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
     dict(solver="sgd", learning_rate="adaptive", nesterovs_momentum=False, n_iter_no_change=2, tol=1e-2),
