@@ -288,9 +288,7 @@ class _StackedOptimizer:
             self._constants = dict(momentum=[g["momentum"] for g in groups], nesterov=[g["nesterov"] for g in groups])
             self.state = {"momentum_buffer": torch.zeros_like(flat)}
         else:
-            betas = [g["betas"] for g in groups]  # (1 - beta in double, then in the parameters' dtype, as torch's)
-            self._constants = dict(beta_1=[b[0] for b in betas], beta_2=[b[1] for b in betas],
-                                   complement_1=[1 - b[0] for b in betas], complement_2=[1 - b[1] for b in betas],
+            self._constants = dict(beta_1=[g["betas"][0] for g in groups], beta_2=[g["betas"][1] for g in groups],
                                    eps=[g["eps"] for g in groups],
                                    decay=[g["weight_decay"] if g.get("decoupled") else 0.0 for g in groups])
             self.state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
@@ -341,8 +339,8 @@ class _StackedOptimizer:
         if any(self._constants["decay"]):  # AdamW decays the weight matrices first
             flat.mul_(1 - self.lr * c["decay"] * self.network.is_weight)
         exp_avg, exp_avg_sq = self.state["exp_avg"], self.state["exp_avg_sq"]
-        exp_avg.lerp_(grad, c["complement_1"])
-        exp_avg_sq.mul_(beta_2).addcmul_(grad * c["complement_2"], grad)
+        exp_avg.lerp_(grad, 1 - beta_1)
+        exp_avg_sq.mul_(beta_2).addcmul_(grad * (1 - beta_2), grad)
         # flat - step_size * exp_avg / (sqrt(exp_avg_sq) / correction_2 + eps): torch's terms, in place where it can
         flat.addcdiv_(step_size * exp_avg, exp_avg_sq.sqrt().div_(correction_2).add_(eps), value=-1)
 
