@@ -556,19 +556,22 @@ class _EpochLayout:
         # fits' seeds are) share, drawn once, by the first one's; the slots past its rows are 0 (its first row,
         # once its start is added)
         keys = [_order_key(member, n, batch_size) for member, n in zip(members, row_counts, strict=True)]
-        sources = list(dict.fromkeys(keys))
+        sources = {key: index for index, key in enumerate(dict.fromkeys(keys))}
         self._sources = torch.zeros(len(sources), self.steps * batch_size, dtype=torch.long)
-        self._source_of_member = torch.tensor([sources.index(key) for key in keys])
-        self._draws, self._followers, drawers = [], [], {}
+        self._source_of_member = torch.tensor([sources[key] for key in keys])
+        self._draws, self._followers, drawers = [], [], {}  # drawers: source -> the generator that draws it
+        for (n, state), index in sources.items():
+            if state is None:
+                torch.arange(n, out=self._sources[index, :n])
         for member, key in zip(members, keys, strict=True):
             generator = member.run.net.generator
             if key[1] is None:
-                torch.arange(key[0], out=self._sources[sources.index(key), : key[0]])
-            elif key in drawers:
+                continue
+            if key in drawers:
                 self._followers.append((generator, drawers[key]))
             else:
                 drawers[key] = generator
-                self._draws.append((generator, self._sources[sources.index(key), : key[0]]))
+                self._draws.append((generator, self._sources[sources[key], : key[0]]))
         shape = (self.steps, count, batch_size)
         valid = torch.arange(self.steps * batch_size) < torch.tensor(row_counts).view(-1, 1)
         self.valid = _by_step(valid, shape).to(dtype=X.dtype, device=X.device)
