@@ -68,45 +68,6 @@ class WeightPenalty:
             total += 0.5 * self.l2 * float(torch.dot(weights, weights))
         return total / self.batch_weight
 
-    @staticmethod
-    @torch.no_grad()
-    def stacked_values(penalties, rows, is_weight):
-        """The value of each of ``penalties`` at its row of ``rows``: :meth:`value` of many networks at once.
-
-        Parameters
-        ----------
-        penalties : list of WeightPenalty
-            One per row.
-        rows : torch.Tensor of shape (n_networks, n_parameters)
-            Each network's parameters in a row (a stacked search's pack).
-        is_weight : torch.Tensor of shape (n_parameters,)
-            1.0 where a parameter belongs to a weight matrix, 0.0 elsewhere.
-
-        Returns
-        -------
-        values : list of float
-
-        Examples
-        --------
-        >>> import torch
-        >>> from skdeep._penalty import WeightPenalty
-        >>> rows = torch.tensor([[-2.0, -2.0, 5.0], [1.0, 1.0, 5.0]])  # two weights and a bias per row
-        >>> penalties = [WeightPenalty(l1=0.5, l2=1.0, batch_weight=4.0), WeightPenalty()]
-        >>> WeightPenalty.stacked_values(penalties, rows, torch.tensor([1.0, 1.0, 0.0]))
-        [1.5, 0.0]
-        """
-        def per_row(values):
-            return torch.tensor(values, dtype=torch.float64, device=rows.device)
-
-        rows = rows.to(torch.float64, copy=True)  # (a copy: its squares are taken in place)
-        is_weight = is_weight.double()  # (the sums over the weights: products with the mask)
-        total = torch.zeros(rows.shape[0], dtype=torch.float64, device=rows.device)
-        if any(penalty.l1 for penalty in penalties):
-            total += per_row([penalty.l1 for penalty in penalties]) * (rows.abs() @ is_weight)
-        if any(penalty.l2 for penalty in penalties):
-            total += 0.5 * per_row([penalty.l2 for penalty in penalties]) * (rows.square_() @ is_weight)
-        return (total / per_row([penalty.batch_weight for penalty in penalties])).tolist()
-
     def loss_term(self, weights):
         """The penalty as a differentiable tensor, to add to a loss."""
         term = sum(self.l1 * w.abs().sum() + 0.5 * self.l2 * w.square().sum() for w in weights)
@@ -123,3 +84,67 @@ class WeightPenalty:
             torch._foreach_add_(grads, weights, alpha=self.l2 / self.batch_weight)
         if self.l1:
             torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=self.l1 / self.batch_weight)
+
+
+class StackedPenalties:
+    """The penalties of many networks whose parameters are the rows of one tensor: their gradients and values at once.
+
+    A stacked search's pack trains its members as one network, each
+    member's parameters a row of a (K, P) tensor; each member has its own
+    :class:`WeightPenalty`. The per-member coefficients are made once, for
+    every step's gradients and every epoch's values.
+
+    Parameters
+    ----------
+    penalties : list of WeightPenalty
+        One per row.
+    is_weight : torch.Tensor of shape (n_parameters,)
+        1.0 where a parameter belongs to a weight matrix, 0.0 elsewhere.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skdeep._penalty import StackedPenalties, WeightPenalty
+    >>> rows = torch.tensor([[-2.0, -2.0, 5.0], [1.0, 1.0, 5.0]])  # two weights and a bias per row
+    >>> penalties = StackedPenalties([WeightPenalty(l1=0.5, l2=1.0, batch_weight=4.0), WeightPenalty()],
+    ...                              torch.tensor([1.0, 1.0, 0.0]))
+    >>> penalties.values(rows)
+    [1.5, 0.0]
+    >>> grad = torch.zeros_like(rows)
+    >>> penalties.add_gradients(grad, rows)  # (l1 * sign(w) + l2 * w) / batch_weight on the weights
+    >>> grad[0].tolist()
+    [-0.625, -0.625, 0.0]
+    """
+
+    def __init__(self, penalties, is_weight):
+        def per_row(values):
+            return torch.tensor(values, dtype=torch.float64, device=is_weight.device)
+
+        self._is_weight = is_weight.double()  # (the sums over the weights: products with the mask)
+        self._batch_weights = per_row([penalty.batch_weight for penalty in penalties])
+        self._l1 = per_row([penalty.l1 for penalty in penalties]) if any(p.l1 for p in penalties) else None
+        self._half_l2 = per_row([0.5 * penalty.l2 for penalty in penalties]) if any(p.l2 for p in penalties) else None
+        # each row's gradient coefficients, on its weights: strength / batch weight, in the rows' dtype
+        self._gradient_scales = {
+            name: torch.tensor([getattr(penalty, name) / penalty.batch_weight for penalty in penalties],
+                               dtype=is_weight.dtype, device=is_weight.device).view(-1, 1) * is_weight
+            for name in ("l2", "l1") if any(getattr(penalty, name) for penalty in penalties)}
+
+    @torch.no_grad()
+    def add_gradients(self, grad, rows):
+        """Add each row's penalty gradient to its row of ``grad``, in place, as :meth:`WeightPenalty.add_gradients`."""
+        if "l2" in self._gradient_scales:
+            grad.addcmul_(self._gradient_scales["l2"], rows)
+        if "l1" in self._gradient_scales:
+            grad.addcmul_(self._gradient_scales["l1"], rows.sign())
+
+    @torch.no_grad()
+    def values(self, rows):
+        """The value of each row's penalty at ``rows`` (K, P), a list of floats: :meth:`WeightPenalty.value` of each."""
+        rows = rows.to(torch.float64, copy=True)  # (a copy: its squares are taken in place)
+        total = torch.zeros(rows.shape[0], dtype=torch.float64, device=rows.device)
+        if self._l1 is not None:
+            total += self._l1 * (rows.abs() @ self._is_weight)
+        if self._half_l2 is not None:
+            total += self._half_l2 * (rows.square_() @ self._is_weight)
+        return (total / self._batch_weights).tolist()

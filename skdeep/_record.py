@@ -9,6 +9,7 @@ scikit-learn does when a fit did not converge. Before training,
 go on from them, as scikit-learn's do.
 """
 
+import itertools
 import warnings
 
 import numpy as np
@@ -127,13 +128,13 @@ def history_frame(history):
     ['epoch', 'train_loss', 'duration']
     """
     # then what the user's callbacks recorded (scores, learning rates), in the order they appeared
-    recorded = dict.fromkeys(key for row in history for key in row
-                             if key not in _HISTORY_COLUMNS and key != "batches" and not key.endswith("_batch_count"))
+    recorded = [key for key in dict.fromkeys(itertools.chain.from_iterable(history))
+                if key not in _HISTORY_COLUMNS and key != "batches" and not key.endswith("_batch_count")]
     columns = {**_HISTORY_COLUMNS, **{key: key for key in recorded}}
     # built by columns (faster than by rows), without those that hold no value
     values = {new: [row.get(old) for row in history] for old, new in columns.items()}
-    kept = {name: column for name, column in values.items() if not all(_missing(value) for value in column)}
-    return pd.DataFrame(kept, columns=list(kept))
+    return pd.DataFrame({name: column for name, column in values.items()
+                         if not all(_missing(value) for value in column)})
 
 
 def _missing(value):

@@ -11,6 +11,7 @@ arguments and :func:`check_arguments` refuses those it does not take.
 """
 
 import difflib
+import functools
 import inspect
 
 from sklearn.base import BaseEstimator
@@ -91,6 +92,12 @@ def is_routed(name, parts):
     return bool(separator and argument) and part in parts
 
 
+@functools.cache
+def _signature_names(estimator_class):
+    """scikit-learn's parameter names of ``estimator_class``, read from its signature once."""
+    return tuple(super(RoutedParameters, estimator_class)._get_param_names())
+
+
 class RoutedParameters(BaseEstimator):
     """scikit-learn's parameter protocol, with skorch's ``<part>__<argument>`` parameters.
 
@@ -136,6 +143,11 @@ class RoutedParameters(BaseEstimator):
             return f" Arguments of the network's parts are spelled {', '.join(spelled)}."
         close = difflib.get_close_matches(name, self._get_param_names(), n=1)
         return f" Did you mean {close[0]!r}?" if close else ""
+
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads the signature at every get_params: a search's clones and fits read it thousands of times
+        return list(_signature_names(cls))
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)

@@ -46,7 +46,7 @@ from torch import nn
 
 from skdeep._callbacks import StopTraining
 from skdeep._data import ArrayDataset, batch_bounds
-from skdeep._penalty import WeightPenalty
+from skdeep._penalty import StackedPenalties
 from skdeep._threads import BatchThreads, torch_threads
 from skdeep.modules import MLP, SklearnLoss
 
@@ -426,7 +426,7 @@ def train_stacked(runs):
     step_dtype = _adam_step_dtype(first)
     active = list(range(len(members)))
     data = (X, targets, weights)
-    layout = _EpochLayout(members, data, network, optimizer)
+    layout = _EpochLayout(members, data, network)
     rows = len(runs) * first.plan.batch_size
     with torch_threads(modules[0], rows):
         threads = BatchThreads(modules[0], rows) if X.device.type == "cpu" else None
@@ -439,7 +439,7 @@ def train_stacked(runs):
             if going_on != active:
                 layout.hand_back_generators()
                 if going_on:
-                    layout = _EpochLayout([members[k] for k in going_on], data, network, optimizer)
+                    layout = _EpochLayout([members[k] for k in going_on], data, network)
             active = going_on
     return [member.error for member in members]
 
@@ -541,16 +541,15 @@ class _EpochLayout:
     data : tuple (X, targets, weights)
         The pack's rows, targets and sample weights.
     network : _StackedMLP
-    optimizer : _StackedOptimizer
     """
 
-    def __init__(self, members, data, network, optimizer):
+    def __init__(self, members, data, network):
         X, targets, _ = data
         batch_size = members[0].run.plan.batch_size
         self.steps = max(len(member.batch_sizes) for member in members)
         count = len(members)
         row_counts = [member.rows.stop - member.rows.start for member in members]
-        self._starts = torch.tensor([member.rows.start for member in members]).view(-1, 1)
+        self._starts = torch.tensor([member.rows.start for member in members]).view(1, -1, 1)
         # each member's epoch order is a row of its order source: the rows 0, 1, ... of its count, or the draws
         # of its shuffling generator, which the members of one row count whose generators are alike (their
         # fits' seeds are) share, drawn once, by the first one's; the slots past its rows are 0 (its first row,
@@ -582,12 +581,10 @@ class _EpochLayout:
                          for sizes in self.sizes]
         # the members with callbacks at each batch's end (the schedules set per batch)
         self.per_batch = [k for k, member in enumerate(members) if member.run.net.listeners("on_batch_end")]
+        self._index = torch.empty(shape, dtype=torch.long)
         self.batches = X.new_empty((*shape, *X.shape[1:]))
         self.targets = targets.new_empty((*shape, *targets.shape[1:]))
-        penalties = [member.run.net.penalty for member in members]
-        self.penalty_gradients = {name: optimizer.per_member([getattr(p, name) / p.batch_weight if p else 0.0
-                                                              for p in penalties]) * network.is_weight
-                                  for name in ("l2", "l1") if any(getattr(p, name) for p in penalties)}
+        self.penalties = StackedPenalties([member.run.net.penalty for member in members], network.is_weight)
 
     def gather(self, X, targets, weights):
         """Draw the epoch's orders and gather its batches: ``(batches, targets, masks, totals)``, by step.
@@ -598,10 +595,11 @@ class _EpochLayout:
         """
         for generator, order in self._draws:
             torch.randperm(len(order), generator=generator, out=order)
-        orders = torch.index_select(self._sources, 0, self._source_of_member)
-        index = _by_step(orders.add_(self._starts), self.valid.shape).to(X.device).view(-1)
-        torch.index_select(X, 0, index, out=self.batches.view(-1, *X.shape[1:]))
-        torch.index_select(targets, 0, index, out=self.targets.view(-1, *targets.shape[1:]))
+        steps, count, batch_size = self.valid.shape
+        orders = torch.index_select(self._sources, 0, self._source_of_member).view(count, steps, batch_size)
+        index = torch.add(orders.transpose(0, 1), self._starts, out=self._index).view(-1).to(X.device)
+        _gather_rows(X, index, self.batches)
+        _gather_rows(targets, index, self.targets)
         masks = self.valid if self._uniform_weights else self.valid * weights[index].view(self.valid.shape)
         totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
         return self.batches, self.targets, masks, totals
@@ -610,6 +608,14 @@ class _EpochLayout:
         """Give the members whose shuffles another member's generator drew their generators' states back."""
         for follower, drawer in self._followers:
             follower.set_state(drawer.get_state())
+
+
+def _gather_rows(source, index, out):
+    """Write the rows ``index`` of ``source`` into ``out``; rows of one value are gathered as a vector (faster)."""
+    if source.numel() == len(source):
+        torch.index_select(source.view(-1), 0, index, out=out.view(-1))
+    else:
+        torch.index_select(source, 0, index, out=out.view(-1, *source.shape[1:]))
 
 
 def _order_key(member, rows, batch_size):
@@ -651,8 +657,7 @@ def _run_epoch(members, layout, network, optimizer, criterion, data, threads):
                     members[k].run.net.notify("on_batch_end", batch=batch, training=True, loss=loss[k])
             optimizer.read_learning_rates()
     batch_losses = torch.stack(losses, dim=1).double().tolist()  # the epoch's one sync; a row per member
-    penalty_values = WeightPenalty.stacked_values([member.run.net.penalty for member in members], network.flat,
-                                                  network.is_weight)
+    penalty_values = layout.penalties.values(network.flat)
     for member, losses, penalty in zip(members, batch_losses, penalty_values, strict=True):
         member.monitor.known_penalty = penalty
         _end_epoch(member, losses[: len(member.batch_sizes)])
@@ -660,17 +665,12 @@ def _run_epoch(members, layout, network, optimizer, criterion, data, threads):
 
 def _steps(layout, network, optimizer, criterion, batches, targets, masks, totals):
     """Train the pack on each step's batches; yield each step's ``(batches, targets)`` and the members' losses."""
-    penalty_gradients = layout.penalty_gradients
     for step in range(layout.steps):
         raw = network(batches[step], layout.sizes[step])
         per_sample = criterion.per_sample(raw.flatten(0, 1), targets[step].flatten(0, 1)).view(masks[step].shape)
         loss = (per_sample * masks[step]).sum(1) / totals[step]
         loss.sum().backward()  # (the layers write their gradients into the rows of network.grad)
-        with torch.no_grad():  # each member's penalty, as its fit adds it to the gradients
-            if "l2" in penalty_gradients:
-                network.grad.addcmul_(penalty_gradients["l2"], network.flat)
-            if "l1" in penalty_gradients:
-                network.grad.addcmul_(penalty_gradients["l1"], network.flat.sign())
+        layout.penalties.add_gradients(network.grad, network.flat)  # each member's, as its fit adds it
         optimizer.step(layout.stepping[step])
         yield (batches[step], targets[step]), loss
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skdeep._penalty import WeightPenalty
+from skdeep._penalty import StackedPenalties, WeightPenalty
 from skdeep.modules import CNN, MLP
 
 STRENGTHS = [(0.0, 0.3), (0.05, 0.0), (0.05, 0.3)]
@@ -89,18 +89,45 @@ def test_the_penalty_of_large_float32_weights_is_finite_as_the_loss_it_joins():
     assert WeightPenalty(l1=1.0, l2=2.0).value(weights) == pytest.approx(4e20 + 4e40)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_stacked_values_are_each_rows_value_and_leave_the_rows_as_they_are(dtype):
+def _stacked(modules):
+    """The parameters of ``modules`` as the rows of one tensor, and the mask of their weights."""
+    rows = torch.stack([torch.cat([p.detach().reshape(-1) for p in module.parameters()]) for module in modules])
+    is_weight = torch.cat([torch.full((p.numel(),), float(p.ndim > 1), dtype=rows.dtype)
+                           for p in modules[0].parameters()])
+    return rows, is_weight
+
+
+def _seeded_modules(dtype, count=3):
     generator = torch.Generator().manual_seed(0)
-    modules = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)).to(dtype) for _ in range(2)]
+    modules = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)).to(dtype) for _ in range(count)]
     for module in modules:
         for parameter in module.parameters():
             torch.nn.init.normal_(parameter.data, generator=generator)
-    rows = torch.stack([torch.cat([p.detach().reshape(-1) for p in module.parameters()]) for module in modules])
-    is_weight = torch.cat([torch.full((p.numel(),), float(p.ndim > 1), dtype=dtype) for p in modules[0].parameters()])
-    penalties = [WeightPenalty(l1=0.3, l2=0.5, batch_weight=7.0), WeightPenalty(l2=2.0)]
+    return modules
+
+
+STACKED = [WeightPenalty(l1=0.3, l2=0.5, batch_weight=7.0), WeightPenalty(l2=2.0), WeightPenalty()]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stacked_values_are_each_rows_value_and_leave_the_rows_as_they_are(dtype):
+    modules = _seeded_modules(dtype)
+    rows, is_weight = _stacked(modules)
     before = rows.clone()
-    values = WeightPenalty.stacked_values(penalties, rows, is_weight)
+    values = StackedPenalties(STACKED, is_weight).values(rows)
     assert torch.equal(rows, before)
-    expected = [penalty.value(penalty.weights(module)) for penalty, module in zip(penalties, modules, strict=True)]
+    expected = [penalty.value(penalty.weights(module)) for penalty, module in zip(STACKED, modules, strict=True)]
     assert values == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stacked_gradients_are_each_rows_gradients(dtype):
+    modules = _seeded_modules(dtype)
+    rows, is_weight = _stacked(modules)
+    gradients = [with_gradients(list(module.parameters()), seed=k) for k, module in enumerate(modules)]
+    grad = torch.stack([torch.cat([g.reshape(-1) for g in module_gradients]) for module_gradients in gradients])
+    StackedPenalties(STACKED, is_weight).add_gradients(grad, rows)
+    for penalty, module in zip(STACKED, modules, strict=True):
+        penalty.add_gradients(penalty.weights(module))
+    expected = torch.stack([torch.cat([p.grad.reshape(-1) for p in module.parameters()]) for module in modules])
+    torch.testing.assert_close(grad, expected, rtol=1e-6 if dtype == torch.float32 else 1e-12, atol=0)
