@@ -28,7 +28,9 @@ the divergence check), all built by the estimator's own ``fit`` code.
   the early-stopping score run on each member as in its own fit (the pack
   computes all members' penalty values at once, for their stopping rules);
 - the steps run on the threads that :class:`skdeep._threads.BatchThreads`
-  finds faster, as a fit's do;
+  finds faster, as a fit's do; they read nothing back from their tensors,
+  and read the same tensors at every epoch (the batches, their weights and
+  the learning rates are written in place): what a CUDA graph of them needs;
 - a member that stops leaves the pack, its weights copied out; one that
   fails (its loss diverged) leaves it too, unrecorded.
 
@@ -293,7 +295,7 @@ class _StackedOptimizer:
                                    decay=[g["weight_decay"] if g.get("decoupled") else 0.0 for g in groups])
             self.state = {"exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
         self.coefficients = {name: self.per_member(values) for name, values in self._constants.items()}
-        self.read_learning_rates()
+        self.lr = self.per_member([group["lr"] for group in groups])
 
     def per_member(self, values):
         """A (K, 1) tensor of one value per member."""
@@ -301,8 +303,8 @@ class _StackedOptimizer:
         return torch.tensor([float(v) for v in values], dtype=like.dtype, device=like.device).view(-1, 1)
 
     def read_learning_rates(self):
-        """Take each member's learning rate from its net's optimizer (its callbacks set it)."""
-        self.lr = self.per_member([net.optimizer_.param_groups[0]["lr"] for net in self.nets])
+        """Take each member's learning rate from its net's optimizer (its callbacks set it), into ``lr`` in place."""
+        self.lr.copy_(self.per_member([net.optimizer_.param_groups[0]["lr"] for net in self.nets]))
 
     def keep(self, alive):
         """Go on with the members of the boolean mask ``alive``."""
@@ -575,6 +577,11 @@ class _EpochLayout:
         valid = torch.arange(self.steps * batch_size) < torch.tensor(row_counts).view(-1, 1)
         self.valid = _by_step(valid, shape).to(dtype=X.dtype, device=X.device)
         self._uniform_weights = all(member.run.train_data.sample_weight is None for member in members)
+        # each slot's weight and their sums per batch: fixed where no member has sample weights
+        self.masks = self.valid if self._uniform_weights else torch.empty_like(self.valid)
+        self.totals = self.valid.new_empty(shape[:2])
+        if self._uniform_weights:
+            _batch_totals(self.masks, self.totals)
         self.sizes = [[member.batch_sizes[step] if step < len(member.batch_sizes) else 0 for member in members]
                       for step in range(self.steps)]
         self.stepping = [None if all(sizes) else torch.tensor([size > 0 for size in sizes], device=X.device)
@@ -590,8 +597,8 @@ class _EpochLayout:
         """Draw the epoch's orders and gather its batches: ``(batches, targets, masks, totals)``, by step.
 
         ``masks`` weigh each slot's row (0 for padding), ``totals`` are their
-        sums per batch; the batches and targets are this layout's blocks,
-        overwritten by the next epoch's.
+        sums per batch. All four are this layout's blocks, overwritten by the
+        next epoch's: the steps read the same tensors at every epoch.
         """
         for generator, order in self._draws:
             torch.randperm(len(order), generator=generator, out=order)
@@ -600,14 +607,20 @@ class _EpochLayout:
         index = torch.add(orders.transpose(0, 1), self._starts, out=self._index).view(-1).to(X.device)
         _gather_rows(X, index, self.batches)
         _gather_rows(targets, index, self.targets)
-        masks = self.valid if self._uniform_weights else self.valid * weights[index].view(self.valid.shape)
-        totals = masks.sum(-1).clamp_min(torch.finfo(masks.dtype).tiny)
-        return self.batches, self.targets, masks, totals
+        if not self._uniform_weights:
+            torch.mul(self.valid, weights[index].view(self.valid.shape), out=self.masks)
+            _batch_totals(self.masks, self.totals)
+        return self.batches, self.targets, self.masks, self.totals
 
     def hand_back_generators(self):
         """Give the members whose shuffles another member's generator drew their generators' states back."""
         for follower, drawer in self._followers:
             follower.set_state(drawer.get_state())
+
+
+def _batch_totals(masks, out):
+    """Write the sums of ``masks`` per batch into ``out``, at least the smallest positive float (no division by 0)."""
+    torch.sum(masks, -1, out=out).clamp_min_(torch.finfo(masks.dtype).tiny)
 
 
 def _gather_rows(source, index, out):

@@ -484,6 +484,29 @@ def test_a_packs_steps_read_nothing_back_from_their_tensors(cancer, monkeypatch,
     assert [operator for operator in log.operators if operator in HOST_READS] == []
 
 
+def test_a_packs_steps_read_the_same_tensors_at_every_epoch(cancer, monkeypatch):
+    # what a CUDA graph of the steps would read: the epoch's batches, their weights and the learning rates are
+    # written into the same tensors at every epoch
+    X, y = cancer
+    X = StandardScaler().fit_transform(X)
+    inputs = []  # (the tensors themselves, held: a new tensor cannot take a held one's address)
+    steps = _stacked._steps
+
+    def recorded_steps(layout, network, optimizer, criterion, *blocks):
+        inputs.append([*blocks, optimizer.lr, optimizer.lr.clone(), blocks[2].clone()])
+        return steps(layout, network, optimizer, criterion, *blocks)
+
+    monkeypatch.setattr(_stacked, "_steps", recorded_steps)
+    model = MLPClassifier((8,), solver="sgd", learning_rate="invscaling", class_weight="balanced", batch_size=100,
+                          max_iter=4, n_iter_no_change=10, random_state=0)
+    search = GridSearchCV(model, {"alpha": [1e-4, 1e-1]}, cv=2).fit(X, y)
+    assert search.n_stacked_fits_ == 4 and len(inputs) == 4
+    addresses = [[tensor.data_ptr() for tensor in epoch[:5]] for epoch in inputs]
+    assert all(epoch == addresses[0] for epoch in addresses)
+    assert not torch.equal(inputs[0][5], inputs[-1][5])  # the rates changed (invscaling), in place
+    assert not torch.equal(inputs[0][6], inputs[1][6])  # and the weights of the slots (balanced classes, shuffled)
+
+
 def test_a_fits_shelf_key_names_its_class_parameters_and_exact_data(cancer):
     X, y = cancer
     frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
