@@ -7,9 +7,12 @@ earlier steps fitted once per their parameters and split), groups the fits
 whose networks stack (:func:`skdeep._stacked.pack_key`), trains each group in
 packs of at most ``pack_size`` members (:func:`skdeep._stacked.train_stacked`)
 and shelves the fitted estimators (:mod:`skdeep._shelf`) for scikit-learn's
-search loop to take.
+search loop to take. A fit that repeats an earlier one of the search (the
+same parameters, seed and data) is not trained again: it is shelved as a copy
+of the earlier one, so that the two score alike, as in scikit-learn's loop.
 """
 
+import copy
 import time
 from collections import defaultdict
 
@@ -83,27 +86,31 @@ class SearchPacks:
         """Train and shelve the fits of ``candidate_params`` on ``splits`` (``(train, test)`` pairs) that stack."""
         offset, self._candidates_before = self._candidates_before, self._candidates_before + len(candidate_params)
         pending = defaultdict(list)  # pack key -> [(position, estimator, run, shelf key, preparation seconds)]
+        repeats = _RepeatedFits(self.shelf, self.fit_seconds)
         for split, (train, _) in enumerate(splits):
             split_rows = {}  # the network's training rows on this split, per the pipeline head's parameters
             for candidate, params in enumerate(candidate_params):
                 started = time.perf_counter()
-                prepared = self._prepare(params, train, split_rows)
+                position = (offset + candidate, split)
+                fit = self._fit(params, train, split_rows)
+                if fit is None or repeats.repeat(position, *fit):
+                    continue
+                prepared = _prepared(*fit)
                 if prepared is None:
                     continue
                 (estimator, run, key), stacks = prepared
                 size = self._pack_size(run)
                 if size is None:
                     continue  # (a network over the budget alone trains on its own)
-                pending[stacks].append(((offset + candidate, split), estimator, run, key,
-                                        time.perf_counter() - started))
+                pending[stacks].append((position, estimator, run, key, time.perf_counter() - started))
                 if len(pending[stacks]) >= size:
-                    self._train_pack(pending.pop(stacks))
+                    self._train_pack(pending.pop(stacks), repeats)
         for members in pending.values():
             if len(members) > 1:  # (a pack of one is a fit of its own)
-                self._train_pack(members)
+                self._train_pack(members, repeats)
 
-    def _prepare(self, params, train, split_rows):
-        """``((estimator, run, shelf key), pack key)`` of one fit, or None for a fit that does not stack.
+    def _fit(self, params, train, split_rows):
+        """``(estimator, (X_train, y_train), shelf key)`` of one fit, or None for a fit that does not stack.
 
         The parameters' values are cloned, as scikit-learn's loop clones
         them: a random state or a transformer in the grid stays as given.
@@ -120,16 +127,8 @@ class SearchPacks:
         rows = self._training_rows(train, head_params, split_rows)
         if rows is None:
             return None
-        X_train, y_train = rows
-        key = fit_key(estimator, X_train, y_train)
-        if key is None:
-            return None
-        try:
-            run = estimator._prepare_fit(X_train, y_train)
-        except Exception:  # noqa: BLE001 (the fit's own call raises it in scikit-learn's loop)
-            return None
-        stacks = pack_key(run)
-        return None if stacks is None else ((estimator, run, key), stacks)
+        key = fit_key(estimator, *rows)
+        return None if key is None else (estimator, rows, key)
 
     def _training_rows(self, train, head_params, split_rows):
         """The network's training rows ``(X, y)`` on the split of ``train``: the split's, or the head's output of them.
@@ -186,9 +185,10 @@ class SearchPacks:
             )
         return self.pack_size
 
-    def _train_pack(self, members):
+    def _train_pack(self, members, repeats):
         started = time.perf_counter()
         errors = train_stacked([run for _, _, run, _, _ in members])
+        trained = []
         for (position, estimator, run, key, _), error in zip(members, errors, strict=True):
             if error is None:
                 try:
@@ -196,8 +196,64 @@ class SearchPacks:
                 except Exception:  # noqa: BLE001 (the fit's own call raises it in scikit-learn's loop)
                     continue
                 self.shelf.put(key, estimator, tag=position)
+                trained.append((estimator, key))
         share = (time.perf_counter() - started) / len(members)
         self.fit_seconds.update({position: share + prepared for position, _, _, _, prepared in members})
+        for estimator, key in trained:
+            repeats.trained(estimator, key)
+
+
+def _prepared(estimator, rows, key):
+    """``((estimator, run, shelf key), pack key)`` of a fit prepared as its ``fit`` prepares it, or None."""
+    try:
+        run = estimator._prepare_fit(*rows)
+    except Exception:  # noqa: BLE001 (the fit's own call raises it in scikit-learn's loop)
+        return None
+    stacks = pack_key(run)
+    return None if stacks is None else ((estimator, run, key), stacks)
+
+
+class _RepeatedFits:
+    """The fits of a search that repeat an earlier one: the same parameters, seed and data (the same shelf key).
+
+    scikit-learn's loop trains each again and gets the same network, so
+    they score alike (and tie in the ranks). A pack's members can differ in
+    their last bits with their places in the pack, so a repeat is not
+    trained: it is shelved as a copy of the fit it repeats, once that one is
+    trained. A fit without a seed (``random_state=None``) repeats none: each
+    draws its own.
+    """
+
+    def __init__(self, shelf, fit_seconds):
+        self._shelf = shelf
+        self._fit_seconds = fit_seconds
+        self._waiting = {}  # shelf key -> the positions of the repeats of a fit not trained yet
+        self._trained = {}  # shelf key -> trained estimator
+
+    def repeat(self, position, estimator, rows, key):
+        """Whether the fit at ``position`` repeats an earlier one; if so, it is shelved as its copy."""
+        if estimator.random_state is None:
+            return False
+        if key in self._trained:
+            self._shelve_copy(position, key)
+        elif key in self._waiting:
+            self._waiting[key].append(position)
+        else:
+            self._waiting[key] = []
+            return False
+        return True
+
+    def trained(self, estimator, key):
+        """``estimator``, the fit of ``key``, was trained and shelved: shelve its repeats."""
+        self._trained[key] = estimator
+        for repeat in self._waiting.pop(key, []):
+            self._shelve_copy(repeat, key)
+
+    def _shelve_copy(self, position, key):
+        """Shelve a copy of the trained fit of ``key`` for the repeat at ``position``; the copy is its fit time."""
+        started = time.perf_counter()
+        self._shelf.put(key, copy.deepcopy(self._trained[key]), tag=position)
+        self._fit_seconds[position] = time.perf_counter() - started
 
 
 def pack_budget(device):

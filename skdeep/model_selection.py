@@ -47,8 +47,9 @@ _ATTRIBUTES_DOC = """cv_results_, best_estimator_, best_score_, best_params_, be
 refit_time_, multimetric_, classes_, n_features_in_, feature_names_in_
         As for :class:`sklearn.model_selection.{search}`.
     n_stacked_fits_ : int
-        The (candidate, split) fits that trained in packs; the others
-        trained on their own.
+        The (candidate, split) fits that trained in packs (a candidate that
+        repeats an earlier one takes a copy of its fit); the others trained
+        on their own.
     stacked_fit_time_ : float
         Seconds spent preparing and training the packs. Each stacked fit's
         share of it is counted in ``cv_results_["mean_fit_time"]``."""

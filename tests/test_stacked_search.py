@@ -202,6 +202,30 @@ def test_regressor_in_randomized_search(diabetes):
     assert stacked.n_stacked_fits_ == 18
 
 
+def test_a_repeated_candidate_is_a_copy_of_its_first_fit_and_ties_with_it():
+    # trained in one pack, the repeats of this grid differ in their last bits and rank apart
+    X, y = load_diabetes(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+    model = MLPRegressor(hidden_layer_sizes=(12, 6), max_iter=30, n_iter_no_change=3, tol=1e-3, random_state=0,
+                         precision="float64")
+    grid = {"alpha": [1e-4, 1e-1, 1e-4, 1e-2, 1e-4], "learning_rate_init": [1e-3, 1e-2]}
+    stacked, reference = both(GridSearchCV, sklearn_search.GridSearchCV, model, grid, X, y, cv=3)
+    assert_same_results(stacked, reference)  # the ranks too: scikit-learn's repeats tie
+    assert stacked.n_stacked_fits_ == 30
+    repeats = [index for index, params in enumerate(stacked.cv_results_["params"]) if params["alpha"] == 1e-4]
+    scores = stacked.cv_results_["mean_test_score"][repeats]
+    assert len(set(scores[::2])) == 1 and len(set(scores[1::2])) == 1
+
+
+def test_a_repeated_candidate_without_a_seed_trains_on_its_own_seed(diabetes):
+    X, y = diabetes
+    model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=None)
+    search = GridSearchCV(model, {"alpha": [1e-4, 1e-4]}, cv=2).fit(X, y)
+    assert search.n_stacked_fits_ == 4
+    first, repeat = search.cv_results_["split0_test_score"]
+    assert first != repeat
+
+
 def test_what_does_not_stack_trains_on_its_own(cancer, tmp_path):
     X, y = cancer
     model = make_pipeline(StandardScaler(), MLPClassifier(max_iter=20, precision="float64", random_state=0))
