@@ -166,6 +166,7 @@ class _StackedMLP:
     def _attach(self, modules):
         """Make the stacked layers views of ``flat``, and each member's parameters views of them."""
         self.grad = torch.empty_like(self.flat)
+        self._layer_blocks = {}
         self.layers = [rows.detach().requires_grad_() for rows in self._rows(self.flat)]
         self._gradients = self._rows(self.grad)
         for k, module in enumerate(modules):
@@ -198,7 +199,8 @@ class _StackedMLP:
         for position, (kind, value) in enumerate(self.operations):
             if kind == "linear":
                 outputs = _StackedLinear.apply(outputs, self.layers[value], self.layers[value + 1],
-                                               self._gradients[value : value + 2], rectified)
+                                               self._gradients[value : value + 2], self._blocks(position, outputs),
+                                               rectified)
                 rectified = False
             elif kind == "dropout":
                 outputs = outputs * self._dropout_masks(outputs, value, rows)
@@ -212,6 +214,19 @@ class _StackedMLP:
                 outputs = value(outputs)
         return outputs
 
+    def _blocks(self, position, inputs):
+        """The blocks the dense layer at ``position`` writes its outputs and its inputs' gradient into, for ``inputs``.
+
+        Made once and written at every step: a new tensor of their size
+        (megabytes) is given fresh pages by the system at every step, a page
+        fault for each 4 KiB of it.
+        """
+        key = (position, inputs.shape)
+        if key not in self._layer_blocks:
+            width = self.layers[self.operations[position][1]].shape[1]
+            self._layer_blocks[key] = (inputs.new_empty((*inputs.shape[:-1], width)), torch.empty_like(inputs))
+        return self._layer_blocks[key]
+
     def _dropout_masks(self, outputs, probabilities, rows):
         """torch's dropout masks of each member's rows, scaled by ``1 / (1 - p)`` (padding rows get 0)."""
         masks = torch.zeros_like(outputs)
@@ -223,9 +238,9 @@ class _StackedMLP:
         return masks
 
 
-def _stacked_linear(inputs, weight, bias):
+def _stacked_linear(inputs, weight, bias, out=None):
     """The members' dense layer: ``inputs`` (K, batch, in), ``weight`` (K, out, in), ``bias`` (K, 1, out)."""
-    return torch.baddbmm(bias, inputs, weight.mT)
+    return torch.baddbmm(bias, inputs, weight.mT, out=out)
 
 
 class _StackedLinear(torch.autograd.Function):
@@ -234,7 +249,9 @@ class _StackedLinear(torch.autograd.Function):
     The backward pass writes the gradients of ``weight`` and ``bias`` into
     ``gradients``, their shares of the pack's gradient rows, where the
     optimizer reads them (autograd then accumulates nothing: its copies of
-    them, and their gathering into the rows, are saved).
+    them, and their gathering into the rows, are saved). The outputs and the
+    inputs' gradient are written into ``blocks``, the same two tensors at
+    every step.
 
     With ``rectified``, ``inputs`` are the outputs of a ReLU that ran out of
     autograd's sight, and the layer's backward pass applies the ReLU's
@@ -250,10 +267,10 @@ class _StackedLinear(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, inputs, weight, bias, gradients, rectified=False):
+    def forward(ctx, inputs, weight, bias, gradients, blocks, rectified=False):
         ctx.save_for_backward(inputs, weight)
-        ctx.gradients, ctx.rectified = gradients, rectified
-        return _stacked_linear(inputs, weight, bias)
+        ctx.gradients, ctx.input_gradients, ctx.rectified = gradients, blocks[1], rectified
+        return _stacked_linear(inputs, weight, bias, out=blocks[0])
 
     @staticmethod
     def backward(ctx, grad):  # grad: (K, batch, out)
@@ -261,13 +278,14 @@ class _StackedLinear(torch.autograd.Function):
         one_output = weight.shape[1] == 1
         grad_inputs = None
         if ctx.needs_input_grad[0]:
-            grad_inputs = grad * weight if one_output else torch.bmm(grad, weight)
+            product = torch.mul if one_output else torch.bmm
+            grad_inputs = product(grad, weight, out=ctx.input_gradients)
             if ctx.rectified:  # (torch's ReLU backward: zero where the output is not positive)
                 torch.ops.aten.threshold_backward.grad_input(grad_inputs, inputs, 0, grad_input=grad_inputs)
         grad_weight, grad_bias = ctx.gradients
         grad_weight.copy_(torch.bmm(grad.mT, inputs) if one_output else torch.bmm(inputs.mT, grad).mT)
         torch.sum(grad, 1, keepdim=True, out=grad_bias)
-        return grad_inputs, None, None, None, None
+        return grad_inputs, None, None, None, None, None
 
 
 class _StackedOptimizer:

@@ -413,10 +413,12 @@ def test_stacked_fit_times_are_counted(cancer):
     assert search.cv_results_["mean_fit_time"].sum() * search.n_splits_ >= search.stacked_fit_time_ > 0
 
 
-def buffered_gradients(weight, bias, upstream, apply):
+def buffered_gradients(inputs, weight, bias, upstream, rectified=False):
     """The gradients a stacked layer writes into its buffers (as the pack's rows), and its inputs' as autograd's."""
     buffers = [torch.full_like(weight, torch.nan), torch.full_like(bias, torch.nan)]
-    outputs = apply(buffers)
+    blocks = (torch.full_like(upstream, torch.nan), torch.full_like(inputs, torch.nan))
+    outputs = _StackedLinear.apply(inputs, weight, bias, buffers, blocks, rectified)
+    assert outputs.data_ptr() == blocks[0].data_ptr()
     outputs.backward(upstream)
     return outputs, buffers
 
@@ -433,8 +435,7 @@ def test_a_stacked_layer_writes_the_gradients_of_the_batched_product(inputs_need
     upstream = torch.randn(4, 7, outputs, generator=generator, dtype=torch.float64)
     wanted = [tensor for tensor in (inputs, weight, bias) if tensor.requires_grad]
     expected = torch.autograd.grad(_stacked_linear(inputs, weight, bias), wanted, upstream)
-    results, buffers = buffered_gradients(weight, bias, upstream,
-                                          lambda buffers: _StackedLinear.apply(inputs, weight, bias, buffers))
+    results, buffers = buffered_gradients(inputs, weight, bias, upstream)
     torch.testing.assert_close(results, _stacked_linear(inputs, weight, bias))
     torch.testing.assert_close(buffers, list(expected[-2:]))
     assert weight.grad is None and bias.grad is None  # (autograd accumulates nothing)
@@ -452,8 +453,7 @@ def test_a_stacked_layer_after_a_relu_applies_the_relus_gradient(outputs):
     hidden = pre.clone()
     with torch.no_grad():  # (as the pack runs it: out of autograd's sight)
         hidden.relu_()
-    results, buffers = buffered_gradients(weight, bias, upstream,
-                                          lambda buffers: _StackedLinear.apply(hidden, weight, bias, buffers, True))
+    results, buffers = buffered_gradients(hidden, weight, bias, upstream, rectified=True)
     torch.testing.assert_close(results, _stacked_linear(torch.relu(pre), weight, bias))
     torch.testing.assert_close([pre.grad, *buffers], list(expected))
     assert (pre.detach() < 0).any()  # (some rows the ReLU zeroes)
