@@ -219,12 +219,14 @@ class _StackedMLP:
 
         Made once and written at every step: a new tensor of their size
         (megabytes) is given fresh pages by the system at every step, a page
-        fault for each 4 KiB of it.
+        fault for each 4 KiB of it. Inputs that need no gradient (the
+        batches) get no gradient block.
         """
         key = (position, inputs.shape)
         if key not in self._layer_blocks:
             width = self.layers[self.operations[position][1]].shape[1]
-            self._layer_blocks[key] = (inputs.new_empty((*inputs.shape[:-1], width)), torch.empty_like(inputs))
+            self._layer_blocks[key] = (inputs.new_empty((*inputs.shape[:-1], width)),
+                                       torch.empty_like(inputs) if inputs.requires_grad else None)
         return self._layer_blocks[key]
 
     def _dropout_masks(self, outputs, probabilities, rows):
