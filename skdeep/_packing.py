@@ -93,7 +93,7 @@ class SearchPacks:
                 started = time.perf_counter()
                 position = (offset + candidate, split)
                 fit = self._fit(params, train, split_rows)
-                if fit is None or repeats.repeat(position, *fit):
+                if fit is None or repeats.repeat(position, *fit, time.perf_counter() - started):
                     continue
                 prepared = _prepared(*fit)
                 if prepared is None:
@@ -106,7 +106,8 @@ class SearchPacks:
                 if len(pending[stacks]) >= size:
                     self._train_pack(pending.pop(stacks), repeats)
         for members in pending.values():
-            if len(members) > 1:  # (a pack of one is a fit of its own)
+            # (a pack of one is a fit of its own, unless it has repeats, which take copies of it)
+            if len(members) > 1 or repeats.awaited(members[0][3]):
                 self._train_pack(members, repeats)
 
     def _fit(self, params, train, split_rows):
@@ -227,33 +228,41 @@ class _RepeatedFits:
     def __init__(self, shelf, fit_seconds):
         self._shelf = shelf
         self._fit_seconds = fit_seconds
-        self._waiting = {}  # shelf key -> the positions of the repeats of a fit not trained yet
+        self._waiting = {}  # shelf key -> [(position, seconds so far)] of the repeats of a fit not trained yet
         self._trained = {}  # shelf key -> trained estimator
 
-    def repeat(self, position, estimator, rows, key):
-        """Whether the fit at ``position`` repeats an earlier one; if so, it is shelved as its copy."""
+    def repeat(self, position, estimator, rows, key, seconds):
+        """Whether the fit at ``position`` repeats an earlier one; if so, it is shelved as its copy.
+
+        ``seconds`` were spent on the fit so far (its clone, its rows, its
+        key); its fit time is those and its copy's.
+        """
         if estimator.random_state is None:
             return False
         if key in self._trained:
-            self._shelve_copy(position, key)
+            self._shelve_copy(position, key, seconds)
         elif key in self._waiting:
-            self._waiting[key].append(position)
+            self._waiting[key].append((position, seconds))
         else:
             self._waiting[key] = []
             return False
         return True
 
+    def awaited(self, key):
+        """Whether repeats wait for the fit of ``key``."""
+        return bool(self._waiting.get(key))
+
     def trained(self, estimator, key):
         """``estimator``, the fit of ``key``, was trained and shelved: shelve its repeats."""
         self._trained[key] = estimator
-        for repeat in self._waiting.pop(key, []):
-            self._shelve_copy(repeat, key)
+        for position, seconds in self._waiting.pop(key, []):
+            self._shelve_copy(position, key, seconds)
 
-    def _shelve_copy(self, position, key):
-        """Shelve a copy of the trained fit of ``key`` for the repeat at ``position``; the copy is its fit time."""
+    def _shelve_copy(self, position, key, seconds):
+        """Shelve a copy of the trained fit of ``key`` for the repeat at ``position``."""
         started = time.perf_counter()
         self._shelf.put(key, copy.deepcopy(self._trained[key]), tag=position)
-        self._fit_seconds[position] = time.perf_counter() - started
+        self._fit_seconds[position] = seconds + time.perf_counter() - started
 
 
 def pack_budget(device):

@@ -133,8 +133,8 @@ def history_frame(history):
     columns = {**_HISTORY_COLUMNS, **{key: key for key in recorded}}
     # built by columns (faster than by rows), without those that hold no value
     values = {new: [row.get(old) for row in history] for old, new in columns.items()}
-    return pd.DataFrame({name: column for name, column in values.items()
-                         if not all(_missing(value) for value in column)})
+    kept = {name: column for name, column in values.items() if not all(_missing(value) for value in column)}
+    return pd.DataFrame(kept) if kept else pd.DataFrame(columns=[])
 
 
 def _missing(value):

@@ -11,8 +11,8 @@ arguments and :func:`check_arguments` refuses those it does not take.
 """
 
 import difflib
-import functools
 import inspect
+import weakref
 
 from sklearn.base import BaseEstimator
 
@@ -92,10 +92,9 @@ def is_routed(name, parts):
     return bool(separator and argument) and part in parts
 
 
-@functools.cache
-def _signature_names(estimator_class):
-    """scikit-learn's parameter names of ``estimator_class``, read from its signature once."""
-    return tuple(super(RoutedParameters, estimator_class)._get_param_names())
+#: class -> (a weak reference to the ``__init__`` its parameter names were read from, the names); weak keys,
+#: so that classes made at run time are not kept alive
+_PARAMETER_NAMES = weakref.WeakKeyDictionary()
 
 
 class RoutedParameters(BaseEstimator):
@@ -146,8 +145,13 @@ class RoutedParameters(BaseEstimator):
 
     @classmethod
     def _get_param_names(cls):
-        # scikit-learn reads the signature at every get_params: a search's clones and fits read it thousands of times
-        return list(_signature_names(cls))
+        # scikit-learn reads the signature at every get_params, which a search's clones and fits call thousands
+        # of times: read once per class, and again if its __init__ is replaced
+        init = cls.__init__
+        read = _PARAMETER_NAMES.get(cls)
+        if read is None or read[0]() is not init:
+            read = _PARAMETER_NAMES[cls] = (weakref.ref(init), tuple(super()._get_param_names()))
+        return list(read[1])
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)

@@ -1,6 +1,8 @@
 """skorch's ``<part>__<argument>`` parameters: in the constructor, get_params/set_params, clone, searches and saves."""
 
+import gc
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -171,3 +173,23 @@ def test_a_model_saved_before_the_newer_parameters_loads_with_their_defaults(iri
     loaded.__setstate__(state)
     assert loaded.callbacks is None and loaded.optimizer is None
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_parameter_names_follow_a_replaced_init_and_hold_no_class_alive():
+    class Later(MLPClassifier):
+        pass
+
+    assert "extra" not in Later().get_params()
+
+    def __init__(self, hidden_layer_sizes=(100,), *, extra=1, **kwargs):
+        MLPClassifier.__init__(self, hidden_layer_sizes, **kwargs)
+        self.extra = extra
+
+    Later.__init__ = __init__
+    assert clone(Later(extra=5)).extra == 5
+    made = [type(f"Made{n}", (MLPClassifier,), {}) for n in range(3)]
+    assert all(cls().get_params() == MLPClassifier().get_params() for cls in made)
+    references = [weakref.ref(cls) for cls in made]
+    del made
+    gc.collect()
+    assert all(reference() is None for reference in references)

@@ -217,6 +217,14 @@ def test_a_repeated_candidate_is_a_copy_of_its_first_fit_and_ties_with_it():
     assert len(set(scores[::2])) == 1 and len(set(scores[1::2])) == 1
 
 
+def test_a_fit_alone_in_its_pack_trains_stacked_for_its_repeats(cancer):
+    X, y = cancer
+    model = MLPClassifier((8,), max_iter=10, random_state=0)
+    search = GridSearchCV(model, {"alpha": [1e-4] * 4}, cv=ShuffleSplit(n_splits=1, random_state=0)).fit(X, y)
+    assert search.n_stacked_fits_ == 4
+    assert search.cv_results_["rank_test_score"].tolist() == [1, 1, 1, 1]
+
+
 def test_a_repeated_candidate_without_a_seed_trains_on_its_own_seed(diabetes):
     X, y = diabetes
     model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=None)

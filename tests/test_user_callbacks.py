@@ -24,8 +24,10 @@ from skorch.callbacks import (
     LoadInitState,
     LRScheduler,
 )
+from skorch.history import History
 
 from skdeep import CNNRegressor, MLPClassifier, MLPRegressor, TorchClassifier
+from skdeep._record import history_frame
 
 
 @pytest.fixture(scope="module")
@@ -377,6 +379,11 @@ class RecordsArrays(Callback):
         net.history.record("tensor", torch.tensor([1.0, float("nan")]))
         net.history.record("late", 1.0 if len(net.history) == 3 else pd.NA)
         net.history.record("never", float("nan"))
+
+
+def test_an_empty_history_is_an_empty_frame_of_no_columns():
+    frame = history_frame(History())
+    assert frame.shape == (0, 0) and frame.columns.dtype == object
 
 
 def test_history_keeps_what_a_callback_records_as_pandas_would(cancer):
