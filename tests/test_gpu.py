@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skdeep._base
 import skdeep._cuda_graph
+import skdeep.model_selection
 from skdeep import CNNClassifier, MLPClassifier, MLPRegressor, TorchClassifier
 from skdeep._data import place_on_device
 
@@ -113,6 +114,19 @@ def test_grid_search_with_two_workers_on_one_gpu(digits_split):
                           {"hidden_layer_sizes": [(32,), (128,)]}, cv=2, n_jobs=2).fit(X_train, y_train)
     assert search.best_estimator_.device_.type == "cuda"
     assert search.score(X_test, y_test) > 0.9
+
+
+def test_a_stacked_search_on_the_gpu_gives_scikit_learns_results(digits_split):
+    X_train, _, y_train, _ = digits_split
+    model = MLPClassifier(hidden_layer_sizes=(32,), max_iter=15, n_iter_no_change=5, precision="float64",
+                          device="cuda", random_state=0)
+    grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2], "learning_rate": ["constant", "cosine"]}
+    stacked = skdeep.model_selection.GridSearchCV(model, grid, cv=3).fit(X_train, y_train)
+    reference = GridSearchCV(model, grid, cv=3).fit(X_train, y_train)
+    assert stacked.n_stacked_fits_ == 24
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_allclose(stacked.cv_results_[key], reference.cv_results_[key], atol=1e-6, err_msg=key)
+    assert stacked.best_params_ == reference.best_params_
 
 
 @pytest.fixture
